@@ -1,0 +1,101 @@
+"""A device study: many devices programmed to a few targets, read at several times."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import PRNGKeyArray
+
+from devices import AbstractDevice
+
+#: The times of the demo: 1 s, 1 hour, 1 day, 1 year after programming.
+DEMO_TIMES = (1.0, 3600.0, 86400.0, 365.0 * 86400.0)
+
+
+def device_study(
+    device: AbstractDevice,
+    g_targets: Sequence[float],
+    times: Sequence[float],
+    *,
+    n_devices: int = 10_000,
+    key: PRNGKeyArray,
+) -> dict:
+    """Program `n_devices` devices to each target once, and read them at each time.
+
+    The whole study is one jitted computation: the targets and the devices are one array,
+    programmed once; each time is read with its own key (`jax.vmap` over times).
+
+    **Arguments:**
+
+    - `device`: any `devices` model.
+    - `g_targets`: target conductances, uS.
+    - `times`: seconds since programming.
+    - `n_devices`: devices per target.
+    - `key`: a JAX PRNG key.
+
+    **Returns:** a dict of plain lists: `g_target_uS`, `times_s`, and `mean_uS`, `std_uS`,
+    each `[target][time]`.
+    """
+    if isinstance(n_devices, bool) or not isinstance(n_devices, int) or n_devices < 2:
+        raise ValueError(f"device_study: `n_devices` must be an integer >= 2; got {n_devices!r}.")
+    if not g_targets or not times:
+        raise ValueError("device_study: `g_targets` and `times` must each hold at least one value.")
+    for t in times:
+        if not math.isfinite(t) or t < 0:
+            raise ValueError(f"device_study: `times` must be finite and >= 0 s; got {t!r}.")
+
+    @jax.jit
+    def run(key):
+        k_prog, k_read = jr.split(key)
+        g = jnp.repeat(jnp.asarray(g_targets, jnp.float32)[:, None], n_devices, axis=1)
+        state = device.program(k_prog, g)
+        keys = jr.split(k_read, len(times))
+        reads = jax.vmap(lambda k, t: device.read(k, state, t))(
+            keys, jnp.asarray(times, jnp.float32)
+        )
+        return reads.mean(-1), reads.std(-1, ddof=1)  # (times, targets)
+
+    mean, std = (np.asarray(a, np.float64).T for a in run(key))
+    return {
+        "device": type(device).__name__,
+        "n_devices": n_devices,
+        "g_target_uS": [float(g) for g in g_targets],
+        "times_s": [float(t) for t in times],
+        "mean_uS": mean.tolist(),
+        "std_uS": std.tolist(),
+    }
+
+
+def format_duration(t: float) -> str:
+    """Seconds as the largest whole unit that fits: `1 s`, `1 h`, `1 day`, `1 year`."""
+    for unit, seconds in (("year", 365 * 86400.0), ("day", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if t >= seconds:
+            n = t / seconds
+            label = f"{n:g}" if n == int(n) else f"{n:.3g}"
+            plural = "s" if unit in ("year", "day") and n != 1 else ""
+            return f"{label} {unit}{plural}"
+    return f"{t:g} s"
+
+
+def format_study(study: dict) -> str:
+    """The study as a text table: one row per target, mean +- std per time, and the ratio."""
+    times = study["times_s"]
+    head = f"{'target uS':>10} | " + " | ".join(f"{format_duration(t):>21}" for t in times)
+    lines = [
+        f"{study['device']}: {study['n_devices']} devices per target, "
+        "mean +- std in uS (mean / target)",
+        head,
+        "-" * len(head),
+    ]
+    for g, means, stds in zip(study["g_target_uS"], study["mean_uS"], study["std_uS"]):
+        cells = [
+            f"{m:6.2f} +-{s:5.2f} ({m / g:4.2f})" if g > 0 else f"{m:6.2f} +-{s:5.2f}       "
+            for m, s in zip(means, stds)
+        ]
+        lines.append(f"{g:10.2f} | " + " | ".join(f"{c:>21}" for c in cells))
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""The interface every device model implements."""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
+
+from ._checks import checked_target, checked_time
+
+
+class AbstractDevice(eqx.Module):
+    """One population of memristive cells: how they are programmed and how they read.
+
+    A device model knows nothing of crossbars. It turns target conductances into a programmed
+    state, and a programmed state into the conductances read `t` seconds later:
+
+    ```python
+    state = device.program(key1, g_target)   # programming noise, drift exponents, faults...
+    g = device.read(key2, state, t=3600.0)   # drift and read noise, one hour later
+    ```
+
+    Conductances are in microsiemens (uS), times in seconds since programming. `g_target` may
+    have any shape; the state is an Equinox module (a pytree) of arrays of that shape, and so
+    is what `read` returns. Both methods work under `jax.jit`, `jax.vmap` and `jax.grad`: every
+    random draw is reparameterised (`g = mu(g_target) + sigma(g_target) * xi` with `xi` drawn
+    from `key`), so the gradient of a read conductance with respect to `g_target` exists, as
+    hardware-aware training needs. Same key, same bits.
+
+    Targets outside `[g_min, g_max]` are clipped to it (with zero gradient outside the range);
+    non-finite targets are an error, also inside `jit` (through `eqx.error_if`). Negative read
+    times are an error.
+
+    Every device has the attributes `g_min` and `g_max`, its conductance range in uS.
+    Subclasses implement `_program` (whose `g_target` is already checked and clipped) and
+    `_read` (whose `t` is already checked); a non-linear cell also overrides `current`.
+    """
+
+    # Every device has `g_min` and `g_max` (uS): concrete models as fields, wrappers as
+    # properties of the device they wrap. (Not annotated here: an annotation would make them
+    # dataclass fields of every subclass, wrappers included.)
+
+    def program(self, key: PRNGKeyArray, g_target: ArrayLike) -> eqx.Module:
+        """Program target conductances `g_target` (uS, any shape).
+
+        **Arguments:**
+
+        - `key`: a JAX PRNG key, used for every random draw of programming.
+        - `g_target`: the target conductances in uS; clipped to `[g_min, g_max]`.
+
+        **Returns:** the programmed state, an Equinox module of arrays shaped like `g_target`.
+        """
+        g = checked_target(type(self).__name__, g_target, self.g_min, self.g_max)
+        return self._program(key, g)
+
+    def read(self, key: PRNGKeyArray, state: eqx.Module, t: ArrayLike) -> Array:
+        """Read programmed cells `t` seconds after programming.
+
+        **Arguments:**
+
+        - `key`: a JAX PRNG key, used for every random draw of the read (drift spread, read
+          noise).
+        - `state`: what `program` returned.
+        - `t`: seconds since programming, `>= 0`; a scalar or an array broadcastable to the
+          state's shape.
+
+        **Returns:** the conductances in uS, shaped like the programmed targets.
+        """
+        owner = type(self).__name__
+        t, bad = checked_time(owner, t)
+        g = self._read(key, state, t)
+        return eqx.error_if(
+            g, bad, f"{owner}.read: `t` (seconds since programming) must be finite and >= 0."
+        )
+
+    def current(self, g: ArrayLike, v: ArrayLike) -> Array:
+        """Cell current in uA for conductance `g` (uS) and voltage `v` (V): Ohm's law, `g v`.
+
+        Devices with a non-linear I-V curve override this; the crossbar uses it in both the
+        ideal and the IR-drop solve.
+        """
+        return jnp.asarray(g) * jnp.asarray(v)
+
+    @abc.abstractmethod
+    def _program(self, key: PRNGKeyArray, g_target: Array) -> eqx.Module:
+        """Program checked, clipped targets."""
+
+    @abc.abstractmethod
+    def _read(self, key: PRNGKeyArray, state: eqx.Module, t: Array) -> Array:
+        """Read a programmed state at checked times."""

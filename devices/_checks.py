@@ -1,0 +1,96 @@
+"""Validation helpers shared by the device models.
+
+Configuration errors raise `ValueError` at construction, naming the argument, the value and
+what is allowed. Values that only exist inside `jit` are checked with `eqx.error_if`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_finite_number(owner: str, name: str, value: Any) -> None:
+    """Raise unless `value` is a finite real number."""
+    if not _is_number(value) or not math.isfinite(value):
+        raise ValueError(f"{owner}: `{name}` must be a finite number; got {value!r}.")
+
+
+def check_positive(owner: str, name: str, value: Any) -> None:
+    """Raise unless `value` is a finite number > 0."""
+    check_finite_number(owner, name, value)
+    if value <= 0:
+        raise ValueError(f"{owner}: `{name}` must be > 0; got {value!r}.")
+
+
+def check_nonnegative(owner: str, name: str, value: Any) -> None:
+    """Raise unless `value` is a finite number >= 0."""
+    check_finite_number(owner, name, value)
+    if value < 0:
+        raise ValueError(f"{owner}: `{name}` must be >= 0; got {value!r}.")
+
+
+def check_conductance_range(owner: str, g_min: Any, g_max: Any) -> None:
+    """Raise unless 0 <= g_min < g_max (microsiemens)."""
+    check_positive(owner, "g_max", g_max)
+    check_nonnegative(owner, "g_min", g_min)
+    if g_min >= g_max:
+        raise ValueError(
+            f"{owner}: `g_min` must be below `g_max`; got g_min={g_min!r} uS >= g_max={g_max!r} uS."
+        )
+
+
+def check_fraction(owner: str, name: str, value: Any) -> None:
+    """Raise unless `value` is a number in [0, 1]."""
+    check_finite_number(owner, name, value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{owner}: `{name}` must lie in [0, 1]; got {value!r}.")
+
+
+def as_float_array(x: ArrayLike) -> Array:
+    """`x` as a JAX array of a floating dtype (integers become the default float)."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    return x
+
+
+def checked_time(owner: str, t: ArrayLike) -> tuple[Array, Array]:
+    """The read time `t` in seconds as an array, and whether any of it is bad.
+
+    A Python number is checked at once (`ValueError`). For an array, possibly traced inside
+    `jit`, the second result (negative or non-finite anywhere) is for `eqx.error_if` on the
+    read's *output*, where the check cannot be removed as dead code.
+    """
+    if _is_number(t):
+        if not math.isfinite(t) or t < 0:
+            raise ValueError(
+                f"{owner}.read: `t` (seconds since programming) must be finite and >= 0; got {t!r}."
+            )
+    t = as_float_array(t)
+    return t, jnp.any(~jnp.isfinite(t) | (t < 0))
+
+
+def checked_target(owner: str, g_target: ArrayLike, g_min: float, g_max: float) -> Array:
+    """Target conductances as a float array, non-finite values caught, clipped to range."""
+    g = as_float_array(g_target)
+    g = eqx.error_if(
+        g,
+        jnp.any(~jnp.isfinite(g)),
+        f"{owner}.program: `g_target` holds non-finite conductances (nan or inf).",
+    )
+    return jnp.clip(g, g_min, g_max)
+
+
+def safe_sqrt(x: Array) -> Array:
+    """`sqrt(max(x, 0))` with a zero (not infinite) gradient where x <= 0."""
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
