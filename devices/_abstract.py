@@ -75,6 +75,11 @@ class AbstractDevice(eqx.Module):
             g, bad, f"{owner}.read: `t` (seconds since programming) must be finite and >= 0."
         )
 
+    @property
+    def is_stochastic(self) -> bool:
+        """Whether `program` or `read` draws random numbers (so callers must pass real keys)."""
+        return True
+
     def current(self, g: ArrayLike, v: ArrayLike) -> Array:
         """Cell current in uA for conductance `g` (uS) and voltage `v` (V): Ohm's law, `g v`.
 

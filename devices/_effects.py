@@ -18,8 +18,13 @@ from ._checks import check_fraction, check_nonnegative
 
 
 def round_ste(x: Array) -> Array:
-    """`round(x)` (half to even) forward, identity backward (a straight-through estimator)."""
-    return x + jax.lax.stop_gradient(jnp.round(x) - x)
+    """`round(x)` (half to even) forward, identity backward (a straight-through estimator).
+
+    Written `round(x) + (x - stop_gradient(x))`: the correction is exactly zero in the forward
+    pass, so the value is bit-identical to `round(x)` (the common `x + sg(round(x) - x)` can
+    miss it by an ulp).
+    """
+    return jnp.round(x) + (x - jax.lax.stop_gradient(x))
 
 
 class _Wrapper(AbstractDevice):
@@ -59,6 +64,10 @@ class Quantised(_Wrapper):
                 f"Quantised: `levels` must be an integer >= 2 (2**bits for b bits); "
                 f"got {self.levels!r}."
             )
+
+    @property
+    def is_stochastic(self) -> bool:
+        return self.device.is_stochastic
 
     def quantise(self, g: Array) -> Array:
         """Round conductances (uS) to the nearest of the levels, straight-through."""

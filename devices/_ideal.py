@@ -34,6 +34,10 @@ class Ideal(AbstractDevice):
     def __check_init__(self):
         check_conductance_range("Ideal", self.g_min, self.g_max)
 
+    @property
+    def is_stochastic(self) -> bool:
+        return False
+
     def _program(self, key: PRNGKeyArray, g_target: Array) -> IdealState:
         del key
         return IdealState(g_target)

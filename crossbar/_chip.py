@@ -1,0 +1,68 @@
+"""Programming a model onto a chip, and reading the chip over its life."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.random as jr
+from jaxtyping import ArrayLike, PRNGKeyArray
+
+from ._linear import AbstractAnalogLayer
+
+
+def _is_analog(x) -> bool:
+    return isinstance(x, AbstractAnalogLayer)
+
+
+def analog_layers(model) -> list[AbstractAnalogLayer]:
+    """Every analog layer in a model pytree, in the order of `jax.tree_util` flattening."""
+    leaves = jax.tree_util.tree_leaves(model, is_leaf=_is_analog)
+    return [leaf for leaf in leaves if _is_analog(leaf)]
+
+
+def _map_analog(what: str, fn: Callable, model, key: PRNGKeyArray):
+    layers = analog_layers(model)
+    if not layers:
+        raise ValueError(f"crossbar.{what}: the model holds no analog layer (AnalogLinear...).")
+    keys = iter(jr.split(key, len(layers)))
+    return jax.tree_util.tree_map(
+        lambda x: fn(x, next(keys)) if _is_analog(x) else x, model, is_leaf=_is_analog
+    )
+
+
+def program(model, key: PRNGKeyArray):
+    """The chip: every analog layer anywhere in `model` programmed once.
+
+    Each layer gets its own key (split from `key`, in flattening order) and draws its
+    devices' programming noise, drift exponents and faults, and the reference response for
+    drift compensation. Read the chip with `at_time` before running data through it.
+    `jax.vmap` over keys programs many chips at once.
+    """
+    return _map_analog("program", lambda layer, k: layer.program(k), model, key)
+
+
+def at_time(chip, t: ArrayLike, key: PRNGKeyArray):
+    """The chip read `t` seconds after programming: drift and read noise drawn, and each
+    layer's outputs drift-compensated as its tile says (`"global"`, `"column"`, `"none"`).
+
+    `t` may be traced, so `jax.vmap` over times and keys reads many chips and times at once.
+    """
+
+    def read(layer, k):
+        if layer.state is None:
+            raise RuntimeError(
+                "crossbar.at_time needs a programmed chip: call crossbar.program(model, key) "
+                f"first (found an unprogrammed {type(layer).__name__})."
+            )
+        return layer.at_time(t, k)
+
+    return _map_analog("at_time", read, chip, key)
+
+
+def sample_chip(model, key: PRNGKeyArray):
+    """A fresh chip for one training step: each layer programmed and read at a time drawn
+    log-uniformly from its tile's `train_time`, drift compensated. Differentiable with
+    respect to the weights, so `jax.grad` of a loss through it trains hardware-aware; call
+    it once per batch and run every example through the same chip."""
+    return _map_analog("sample_chip", lambda layer, k: layer.sample_chip(k), model, key)

@@ -1,0 +1,276 @@
+"""A linear layer on crossbar tiles."""
+
+from __future__ import annotations
+
+import abc
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, PRNGKeyArray
+
+from ._converters import exact_div
+from ._tile import Tile, analog_mvm, grid, one_hot_response, split_rows
+
+
+class AnalogState(eqx.Module):
+    """What a programmed analog layer holds.
+
+    - `device_state`: the devices' programmed state, arrays `(n_arrays, T_r, T_c, rows, cols)`.
+    - `w_scale`: the weight scale of the mapping (a scalar, or `(T_c, cols)` per column).
+    - `r0`: the reference response to one-hot inputs right after programming (drift
+      compensation), a scalar or one per output.
+    - `g`: the conductances of the latest read (`at_time`), or None before the first read.
+    - `w_r`: the effective weights in tile units of each readout of that read
+      (`mapping.readout_weights(g)`), computed once per read so forward passes don't redo it.
+    - `alpha`: the drift-compensation factor of that read (1 when off).
+    - `t`: the time of that read, seconds since programming.
+    """
+
+    device_state: eqx.Module
+    w_scale: Array
+    r0: Array
+    g: Array | None
+    w_r: Array | None
+    alpha: Array
+    t: Array
+
+
+class AbstractAnalogLayer(eqx.Module):
+    """A layer whose weights live on crossbar tiles; `crossbar.program` and `at_time` find it.
+
+    Subclasses hold their chip state in `state` (None before programming) and implement
+    `program(key)`, `at_time(t, key)` and `sample_chip(key)`.
+    """
+
+    state: eqx.AbstractVar[AnalogState | None]
+    tile: eqx.AbstractVar[Tile]
+
+    @abc.abstractmethod
+    def program(self, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
+        """This layer programmed onto a chip (device state drawn with `key`)."""
+
+    @abc.abstractmethod
+    def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
+        """This programmed layer read `t` seconds after programming."""
+
+    def sample_chip(self, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
+        """A fresh chip for one training step: programmed, then read at a time drawn from the
+        tile's `train_time` range (log-uniform), drift compensated unless `compensate=False`.
+        Differentiable with respect to the weights."""
+        k_prog, k_t, k_read = jr.split(key, 3)
+        t_min, t_max = self.tile.train_time
+        if t_min == t_max:
+            t = jnp.asarray(float(t_min))
+        else:
+            t = jnp.exp(jr.uniform(k_t, (), minval=math.log(t_min), maxval=math.log(t_max)))
+        return self.program(k_prog, compensate=compensate).at_time(t, k_read, compensate=compensate)
+
+
+class AnalogLinear(AbstractAnalogLayer):
+    """`y = W x + b` with `W` on crossbar tiles and the bias digital.
+
+    Acts on one example `x` of shape `(in_features,)`; batch with `jax.vmap`. A weight matrix
+    larger than one tile is split over a grid of `ceil(in / rows) x ceil(out / cols)` tiles,
+    each with its own DAC scaling and ADC, and the partial outputs are summed digitally.
+
+    Three states:
+
+    - **before programming** (training): each call samples a chip from `key` (the device's
+      programming and read noise at a time drawn from `tile.train_time`, no drift
+      compensation) and runs the periphery; gradients reach `.weight` through the
+      reparameterised noise and the straight-through quantisers. Under `jax.vmap` with one
+      key per example, each example sees its own chip; to share one chip across a batch,
+      draw it once with `crossbar.sample_chip(model, key)` and call that.
+    - **programmed** (`crossbar.program`): the devices' state is fixed; read it with
+      `crossbar.at_time` before calling.
+    - **read** (`crossbar.at_time`): calls use the read conductances; `key` draws only the
+      periphery noise.
+
+    A call that needs random numbers and has no `key` raises, as `eqx.nn.Dropout` does.
+
+    **Arguments:**
+
+    - `in_features`, `out_features`: the sizes.
+    - `use_bias`: whether to add a (digital) bias.
+    - `tile`: the `crossbar.Tile` configuration of every tile of this layer.
+    - `key`: initialises weight and bias as `eqx.nn.Linear` does (uniform in
+      `+-1/sqrt(in_features)`).
+    """
+
+    weight: Array
+    bias: Array | None
+    state: AnalogState | None
+    in_features: int = eqx.field(static=True)
+    out_features: int = eqx.field(static=True)
+    use_bias: bool = eqx.field(static=True)
+    tile: Tile = eqx.field(static=True)
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        use_bias: bool = True,
+        *,
+        tile: Tile = Tile(),
+        key: PRNGKeyArray,
+    ):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"AnalogLinear: `{name}` must be an integer >= 1; got {value!r}.")
+        if not isinstance(tile, Tile):
+            raise ValueError(f"AnalogLinear: `tile` must be a crossbar.Tile; got {tile!r}.")
+        wkey, bkey = jr.split(key)
+        lim = 1.0 / math.sqrt(in_features)
+        self.weight = jr.uniform(wkey, (out_features, in_features), minval=-lim, maxval=lim)
+        self.bias = jr.uniform(bkey, (out_features,), minval=-lim, maxval=lim) if use_bias else None
+        self.state = None
+        self.in_features, self.out_features, self.use_bias = in_features, out_features, use_bias
+        self.tile = tile
+
+    # ------------------------------------------------------------------ layout
+
+    def _name(self) -> str:
+        return f"AnalogLinear(in_features={self.in_features}, out_features={self.out_features})"
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(row tiles, column tiles)."""
+        return grid(self.in_features, self.out_features, self.tile)[:2]
+
+    def _tile_units(self) -> tuple[Array, Array]:
+        """Weights in tile units `(T_r, T_c, rows, cols)` and the weight scale."""
+        t_r, t_c, rows, cols = grid(self.in_features, self.out_features, self.tile)
+        w = self.weight.T  # (in, out): row i is an input, column j an output
+        w_scale = self.tile.mapping.weight_scale(w)
+        w = exact_div(w, w_scale) if w_scale.ndim == 0 else w / w_scale
+        w = jnp.pad(w, ((0, t_r * rows - self.in_features), (0, t_c * cols - self.out_features)))
+        w = w.reshape(t_r, rows, t_c, cols).transpose(0, 2, 1, 3)
+        if w_scale.ndim:
+            w_scale = jnp.pad(w_scale, (0, t_c * cols - self.out_features), constant_values=1.0)
+            w_scale = w_scale.reshape(t_c, cols)
+        return w, w_scale
+
+    def _readouts(self, g: Array) -> Array:
+        device = self.tile.device
+        return self.tile.mapping.readout_weights(g, device.g_min, device.g_max)
+
+    def _analog(self, w_r: Array, w_scale: Array, x: Array, key) -> Array:
+        """The analog output `(out_features,)`: tiles, digital rescale and row-tile sum."""
+        t_r, _, rows, _ = grid(self.in_features, self.out_features, self.tile)
+        y = analog_mvm(self.tile, w_r, split_rows(x, t_r, rows), key)
+        y = y * (w_scale[None, :, :] if w_scale.ndim else w_scale)
+        return y.sum(0).reshape(-1)[: self.out_features]
+
+    def _response(self, g: Array, w_scale: Array, key) -> Array:
+        """Drift compensation's reference: mean |y| of the forward pass on one-hot inputs
+        (aihwkit's `GlobalDriftCompensation` readout), one value or one per output."""
+        key = key if self.tile.periphery_is_noisy else None
+        y = one_hot_response(self.tile, self._readouts(g), key)  # (T_r, T_c, R, C)
+        y = self._untile(y * (w_scale[None, :, None, :] if w_scale.ndim else w_scale))
+        axis = None if self.tile.drift_compensation == "global" else 1
+        return jax.lax.stop_gradient(jnp.mean(jnp.abs(y), axis=axis))
+
+    def _untile(self, w: Array) -> Array:
+        """A tiled `(T_r, T_c, rows, cols)` array back to `(out_features, in_features)`."""
+        t_r, t_c, rows, cols = w.shape
+        w = w.transpose(0, 2, 1, 3).reshape(t_r * rows, t_c * cols)
+        return w[: self.in_features, : self.out_features].T
+
+    # ------------------------------------------------------------------ chip life
+
+    def program(self, key: PRNGKeyArray, *, compensate: bool = True) -> AnalogLinear:
+        """This layer programmed: targets from the weights, the devices' state drawn, and
+        (unless `compensate=False` or the tile's drift compensation is off) the reference
+        response for drift compensation."""
+        device = self.tile.device
+        w, w_scale = self._tile_units()
+        g_target = self.tile.mapping.to_conductances(w, device.g_min, device.g_max)
+        k_prog, k_read, k_ref = jr.split(key, 3)
+        device_state = device.program(k_prog, g_target)
+        if self.tile.drift_compensation == "none" or not compensate:
+            r0 = jnp.ones(())
+        else:
+            r0 = self._response(device.read(k_read, device_state, 0.0), w_scale, k_ref)
+        state = AnalogState(
+            device_state, w_scale, r0, None, None, jnp.ones_like(r0), jnp.asarray(0.0)
+        )
+        return eqx.tree_at(lambda m: m.state, self, state, is_leaf=lambda x: x is None)
+
+    def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> AnalogLinear:
+        """This programmed layer read `t` seconds after programming, drift compensated as the
+        tile says (unless `compensate=False`)."""
+        if self.state is None:
+            raise RuntimeError(
+                f"{self._name()}: at_time needs a programmed layer; call "
+                "crossbar.program(model, key) first."
+            )
+        k_read, k_ref = jr.split(key)
+        s = self.state
+        g = self.tile.device.read(k_read, s.device_state, t)
+        alpha = jnp.ones_like(s.r0)
+        if self.tile.drift_compensation != "none" and compensate:
+            r_t = self._response(g, s.w_scale, k_ref)
+            alpha = jnp.where(r_t > 0, s.r0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
+        t = jnp.asarray(t, g.dtype)
+        state = AnalogState(s.device_state, s.w_scale, s.r0, g, self._readouts(g), alpha, t)
+        return eqx.tree_at(lambda m: m.state, self, state)
+
+    def realised_weight(self) -> Array:
+        """The weight matrix `(out, in)` the read chip realises: conductances mapped back,
+        times the weight scale and the drift compensation (ideal periphery)."""
+        if self.state is None or self.state.g is None:
+            raise RuntimeError(
+                f"{self._name()}: realised_weight needs a read chip; use "
+                "crossbar.at_time(crossbar.program(model, key), t, key)."
+            )
+        device, s = self.tile.device, self.state
+        w = self.tile.mapping.combine(s.w_r, 1.0, device.g_min, device.g_max)  # (T_r, T_c, R, C)
+        w = self._untile(w * (s.w_scale[None, :, None, :] if s.w_scale.ndim else s.w_scale))
+        return w * (s.alpha[:, None] if s.alpha.ndim else s.alpha)
+
+    # ------------------------------------------------------------------ forward
+
+    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:
+        """**Arguments:** `x`, one example `(in_features,)`; `key`, for the noise (see the
+        class docstring). **Returns:** `(out_features,)`."""
+        x = jnp.asarray(x)
+        if x.shape != (self.in_features,):
+            raise ValueError(
+                f"{self._name()}: the input must have shape ({self.in_features},); got "
+                f"{x.shape}. Call the layer on one example and batch with jax.vmap."
+            )
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(self.weight.dtype)
+        x = eqx.error_if(
+            x, ~jnp.all(jnp.isfinite(x)), f"{self._name()}: the input holds nan or inf."
+        )
+        tile, device = self.tile, self.tile.device
+        if self.state is None:
+            noisy = device.is_stochastic or tile.periphery_is_noisy
+            self._need_key(key, noisy, "samples a chip (device noise) and its periphery noise")
+            key = jr.PRNGKey(0) if key is None else key
+            chip = self.sample_chip(jr.fold_in(key, 0), compensate=False)
+            s = chip.state
+            key = jr.fold_in(key, 1)
+        else:
+            s = self.state
+            if s.g is None:
+                raise RuntimeError(
+                    f"{self._name()}: this layer is programmed but not read; call "
+                    "crossbar.at_time(chip, t, key) to read it t seconds after programming."
+                )
+            self._need_key(key, tile.periphery_is_noisy, "draws periphery noise")
+        key = key if tile.periphery_is_noisy else None
+        y = self._analog(s.w_r, s.w_scale, x, key) * s.alpha
+        return y + self.bias if self.bias is not None else y
+
+    def _need_key(self, key, noisy: bool, what: str) -> None:
+        if noisy and key is None:
+            raise RuntimeError(
+                f"{self._name()}: this forward pass {what} and needs a key: call "
+                "layer(x, key=key). (A noiseless layer uses devices.Ideal() and a tile without "
+                "out_noise and w_noise.)"
+            )

@@ -1,0 +1,280 @@
+"""One crossbar's configuration, and the analog matrix-vector product of a grid of tiles."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import equinox as eqx
+import equinox.internal as eqxi
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, PRNGKeyArray
+
+import devices
+
+from ._converters import ADC, DAC
+from ._mapping import AbstractMapping, Differential
+
+
+def _positive_int(owner: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{owner}: `{name}` must be an integer >= 1; got {value!r}.")
+
+
+def _nonnegative(owner: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{owner}: `{name}` must be a number >= 0; got {value!r}.")
+
+
+class Tile(eqx.Module):
+    """The configuration of one crossbar array and its periphery.
+
+    A layer larger than `rows x cols` weights is split over a grid of such tiles, each with
+    its own DAC scaling, ADC and bound management; the partial outputs are summed digitally.
+    The forward pass of one tile, in aihwkit's order (`forwardVector` of its
+    `InferenceRPUConfig`):
+
+    1. input scale `alpha` of the tile's input slice (`dac.scaling`); an all-zero input gives
+       an exact zero output;
+    2. DAC: `x~ = clip(rint((x / alpha) / r_in) r_in, -b_in, b_in)`;
+    3. `y = W x~` with `W` the conductances in tile units (`mapping`);
+    4. short-term weight noise, output-referred: `"additive"`: `y += w_noise ||x~|| xi`;
+       `"pcm"`: `y += w_noise sqrt(sum_j |W_ij| x~_j^2) xi` (no per-example weight copies);
+    5. output noise `y += out_noise xi`, then the ADC (round, then clip);
+    6. `bound_management="iterative"`: while an output clips, repeat from 2 with the input
+       scale halved, until the reduction exceeds `max_bm_res / r_in` or `max_bm_factor`;
+    7. `y * alpha * reduction`, then the digital periphery: times the weight scale, sum over
+       row tiles, drift compensation, bias.
+
+    **Arguments:**
+
+    - `device`: the `devices` model of every cell (default `devices.Ideal()`).
+    - `mapping`: `Differential()` (default), `Offset()` or `BitSliced()`.
+    - `dac`, `adc`: the converters (defaults: aihwkit's 7-bit DAC and 9-bit ADC, bound 12).
+    - `out_noise`: standard deviation of the output noise in tile units (default 0).
+    - `w_noise`, `w_noise_type`: short-term weight noise and its kind, `"additive"` or `"pcm"`.
+    - `bound_management`: `"none"` (default) or `"iterative"`; `max_bm_factor` (1000) and
+      `max_bm_res` (0.25) bound its reductions as in aihwkit.
+    - `rows`, `cols`: the tile size in weights (default 512 x 512).
+    - `v_read`: the read voltage of a full-scale input, V (default 0.2); `read_time`: the
+      duration of one read, s (default 10 ns); both for energy estimates.
+    - `train_time`: `(t_min, t_max)`, seconds: before programming, each forward pass reads the
+      sampled chip at a time drawn log-uniformly from this range (default `(1.0, 1.0)`).
+    - `drift_compensation`: `"global"` (default), `"column"` or `"none"`: how `at_time`
+      rescales outputs, from the response to one-hot inputs (aihwkit's
+      `GlobalDriftCompensation`, and a per-column variant).
+    """
+
+    device: devices.AbstractDevice = devices.Ideal()
+    mapping: AbstractMapping = Differential()
+    dac: DAC = DAC()
+    adc: ADC = ADC()
+    out_noise: float = 0.0
+    w_noise: float = 0.0
+    w_noise_type: Literal["additive", "pcm"] = "additive"
+    bound_management: Literal["none", "iterative"] = "none"
+    max_bm_factor: int = 1000
+    max_bm_res: float = 0.25
+    rows: int = 512
+    cols: int = 512
+    v_read: float = 0.2
+    read_time: float = 10e-9
+    train_time: tuple[float, float] = (1.0, 1.0)
+    drift_compensation: Literal["global", "column", "none"] = "global"
+
+    def __check_init__(self):
+        _positive_int("Tile", "rows", self.rows)
+        _positive_int("Tile", "cols", self.cols)
+        _nonnegative("Tile", "out_noise", self.out_noise)
+        _nonnegative("Tile", "w_noise", self.w_noise)
+        if self.w_noise_type not in ("additive", "pcm"):
+            raise ValueError(
+                f'Tile: `w_noise_type` must be "additive" or "pcm"; got {self.w_noise_type!r}.'
+            )
+        if self.bound_management not in ("none", "iterative"):
+            raise ValueError(
+                f'Tile: `bound_management` must be "none" or "iterative"; '
+                f"got {self.bound_management!r}."
+            )
+        if self.drift_compensation not in ("global", "column", "none"):
+            raise ValueError(
+                f'Tile: `drift_compensation` must be "global", "column" or "none"; '
+                f"got {self.drift_compensation!r}."
+            )
+        _positive_int("Tile", "max_bm_factor", self.max_bm_factor)
+        for name in ("max_bm_res", "v_read", "read_time"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"Tile: `{name}` must be a number > 0; got {value!r}.")
+        tt = self.train_time
+        if (
+            not isinstance(tt, tuple)
+            or len(tt) != 2
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in tt)
+            or not 0 <= tt[0] <= tt[1]
+        ):
+            raise ValueError(
+                f"Tile: `train_time` must be a pair (t_min, t_max) of seconds with "
+                f"0 <= t_min <= t_max; got {tt!r}."
+            )
+        for name in ("device", "mapping", "dac", "adc"):
+            kind = {
+                "device": devices.AbstractDevice,
+                "mapping": AbstractMapping,
+                "dac": DAC,
+                "adc": ADC,
+            }[name]
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(
+                    f"Tile: `{name}` must be a {kind.__name__}; got {getattr(self, name)!r}."
+                )
+
+    @property
+    def periphery_is_noisy(self) -> bool:
+        """Whether a forward pass through programmed conductances draws random numbers."""
+        return self.out_noise > 0 or self.w_noise > 0
+
+    @property
+    def bm_rounds(self) -> int:
+        """The most passes iterative bound management can take."""
+        limit = float(self.max_bm_factor)
+        if self.dac.res > 0:
+            limit = min(limit, self.max_bm_res / self.dac.res)
+        # reductions 1, 2, 4, ...: the loop stops after the first reduction beyond the limit
+        return int(math.floor(math.log2(max(limit, 1.0)))) + 2
+
+
+def _noise_std(tile: Tile, x: Array, w_r: Array) -> Array | None:
+    """The standard deviation of the output-referred noise of each output, or None."""
+    var = None
+    if tile.w_noise > 0:
+        if tile.w_noise_type == "additive":
+            w_var = tile.w_noise**2 * jnp.sum(x * x, axis=-1)[None, ..., None]
+        else:
+            w_var = tile.w_noise**2 * jnp.einsum("...r,n...rc->n...c", x * x, jnp.abs(w_r))
+        var = w_var
+    if tile.out_noise > 0:
+        var = jnp.asarray(tile.out_noise**2, x.dtype) if var is None else var + tile.out_noise**2
+    return var
+
+
+def _one_pass(tile: Tile, w_r: Array, x: Array, scale: Array, key: PRNGKeyArray | None):
+    """Steps 2 to 5 for every tile: `(combined y (T_r, T_c, C), clipped (T_r, T_c))`.
+
+    `w_r`: `(n_readouts, T_r, T_c, R, C)`; `x`: `(T_r, R)`; `scale`: `(T_r, T_c)`, the
+    reciprocal input scale of each tile.
+    """
+    g_min, g_max = tile.device.g_min, tile.device.g_max
+    xq = tile.dac(x[:, None, :], scale)  # (T_r, T_c, R)
+    y = jnp.einsum("tcr,ntcrj->ntcj", xq, w_r)
+    var = _noise_std(tile, xq, w_r)
+    if var is not None:
+        std = jnp.sqrt(var)
+        y = y + jnp.broadcast_to(std, y.shape) * jr.normal(key, y.shape, y.dtype)
+    y = tile.adc.round(y)
+    clipped = jnp.any(tile.adc.clip(y) != y, axis=(0, 3))  # beyond the bound after rounding
+    y = tile.adc.clip(y)
+    x_sum = jnp.sum(xq, axis=-1, keepdims=True)
+    return tile.mapping.combine(y, x_sum, g_min, g_max), clipped
+
+
+def analog_mvm(tile: Tile, w_r: Array, x: Array, key: PRNGKeyArray | None) -> Array:
+    """The analog outputs of a grid of tiles for one input vector, before digital rescaling.
+
+    **Arguments:**
+
+    - `tile`: the configuration.
+    - `w_r`: effective weights of every readout, `(n_readouts, T_r, T_c, rows, cols)`, tile
+      units (from the read conductances through `tile.mapping.readout_weights`).
+    - `x`: the input, split over row tiles and zero-padded, `(T_r, rows)`.
+    - `key`: for the periphery noise, or None when the tile has none.
+
+    **Returns:** `(T_r, T_c, cols)`: each tile's output times its input scale and bound
+    management reduction, in tile units (the DAC scale undone, the weight scale not yet).
+    """
+    t_r, t_c = w_r.shape[1], w_r.shape[2]
+    # The input scale is a constant for the gradient, as aihwkit treats it: with the
+    # straight-through DAC the gradient of y with respect to x is then exactly W.
+    nm = jax.lax.stop_gradient(tile.dac.input_scale(x))  # (T_r,)
+    zero = nm <= 0
+    inv = jnp.where(zero, 1.0, 1.0 / jnp.where(zero, 1.0, nm))  # aihwkit: scale = 1 / nm
+    inv = jnp.broadcast_to(inv[:, None], (t_r, t_c))
+
+    if tile.bound_management == "none":
+        y, _ = _one_pass(tile, w_r, x, inv, key)
+        y = y * (1.0 / inv)[..., None]  # aihwkit: y * (out_scale / scale)
+    else:
+        limit = float(tile.max_bm_factor)
+        res = tile.dac.res
+
+        def cond(carry):
+            return ~jnp.all(carry[2])
+
+        def body(carry):
+            k, red, done, y_out = carry
+            scale = inv / red
+            sub = None if key is None else jr.fold_in(key, k)
+            y, clipped = _one_pass(tile, w_r, x, scale, sub)
+            passed = ~clipped | (red > limit)
+            if res > 0:
+                passed = passed | (red > tile.max_bm_res / res)
+            take = ~done
+            y_out = jnp.where(take[..., None], y * (1.0 / scale)[..., None], y_out)
+            done = done | passed
+            red = jnp.where(done, red, red * 2.0)
+            return k + 1, red, done, y_out
+
+        init = (
+            jnp.asarray(0),
+            jnp.ones((t_r, t_c), x.dtype),
+            jnp.zeros((t_r, t_c), bool),
+            jnp.zeros((t_r, t_c, w_r.shape[-1]), x.dtype),
+        )
+        _, _, _, y = eqxi.while_loop(
+            cond, body, init, max_steps=tile.bm_rounds, kind="checkpointed"
+        )
+    return jnp.where(jnp.broadcast_to(zero[:, None, None], y.shape), 0.0, y)
+
+
+def one_hot_response(tile: Tile, w_r: Array, key: PRNGKeyArray | None) -> Array:
+    """The output of every tile cell for a one-hot input on its row, `(T_r, T_c, R, C)`.
+
+    What the forward pass gives for the input `e_i` (row `i` at 1, all else 0), for all `i` at
+    once and elementwise: the DAC turns the single 1 into one value `v`, and each output is
+    `ADC(v W_ij + noise)` recombined, times `1 / scale`; the other row tiles see zero input and
+    give exact zeros. Bound management is not applied: one-hot outputs lie within one
+    weight (|W| <= 1) of zero, far inside usual output bounds.
+    """
+    g_min, g_max = tile.device.g_min, tile.device.g_max
+    one = jnp.ones((1,), w_r.dtype)
+    scale = 1.0 / tile.dac.input_scale(one)
+    v = tile.dac(one, scale)[0]
+    y = v * w_r
+    var = None
+    if tile.w_noise > 0:
+        w = jnp.abs(w_r) if tile.w_noise_type == "pcm" else 1.0
+        var = tile.w_noise**2 * w * v * v
+    if tile.out_noise > 0:
+        var = tile.out_noise**2 if var is None else var + tile.out_noise**2
+    if var is not None:
+        y = y + jnp.broadcast_to(jnp.sqrt(var), y.shape) * jr.normal(key, y.shape, y.dtype)
+    y = tile.mapping.combine(tile.adc(y), v, g_min, g_max)
+    return y * (1.0 / scale)
+
+
+def split_rows(x: Array, t_r: int, rows: int) -> Array:
+    """An input `(in,)` zero-padded and split over row tiles: `(T_r, rows)`."""
+    pad = t_r * rows - x.shape[-1]
+    return jnp.pad(x, (0, pad)).reshape(t_r, rows)
+
+
+def grid(n_in: int, n_out: int, tile: Tile) -> tuple[int, int, int, int]:
+    """`(row tiles, column tiles, rows used, columns used)` for a weight matrix `(n_out, n_in)`.
+
+    A layer smaller than a tile uses only the rows and columns it needs: the unused ones
+    would hold zero weights and see zero inputs, and change nothing.
+    """
+    rows, cols = min(tile.rows, n_in), min(tile.cols, n_out)
+    return -(-n_in // rows), -(-n_out // cols), rows, cols
