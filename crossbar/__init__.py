@@ -4,6 +4,9 @@ Mapping, periphery, tiles, layers, training, evaluation, energy, studies, data a
 line. Device physics lives in the sibling package `devices`.
 """
 
+from . import data as data
+from ._checkpoint import load_checkpoint as load_checkpoint
+from ._checkpoint import save_checkpoint as save_checkpoint
 from ._chip import analog_layers as analog_layers
 from ._chip import at_time as at_time
 from ._chip import program as program
@@ -13,8 +16,18 @@ from ._converters import DAC as DAC
 from ._device_study import DEMO_TIMES as DEMO_TIMES
 from ._device_study import device_study as device_study
 from ._device_study import format_study as format_study
+from ._encoders import Encoder as Encoder
+from ._encoders import direct_encode as direct_encode
+from ._encoders import latency_encode as latency_encode
+from ._encoders import rate_encode as rate_encode
 from ._io import atomic_write_bytes as atomic_write_bytes
 from ._io import atomic_write_json as atomic_write_json
+from ._lif import LIF as LIF
+from ._lif import AbstractSurrogate as AbstractSurrogate
+from ._lif import arctan as arctan
+from ._lif import fast_sigmoid as fast_sigmoid
+from ._lif import straight_through as straight_through
+from ._lif import triangle as triangle
 from ._linear import AbstractAnalogLayer as AbstractAnalogLayer
 from ._linear import AnalogLinear as AnalogLinear
 from ._linear import AnalogState as AnalogState
@@ -22,4 +35,11 @@ from ._mapping import AbstractMapping as AbstractMapping
 from ._mapping import BitSliced as BitSliced
 from ._mapping import Differential as Differential
 from ._mapping import Offset as Offset
+from ._network import Flatten as Flatten
+from ._network import MaxPool2d as MaxPool2d
+from ._network import SpikingNetwork as SpikingNetwork
+from ._network import as_digital as as_digital
+from ._network import map_tiles as map_tiles
 from ._tile import Tile as Tile
+from ._train import evaluate_drift as evaluate_drift
+from ._train import train as train

@@ -60,9 +60,12 @@ def at_time(chip, t: ArrayLike, key: PRNGKeyArray):
     return _map_analog("at_time", read, chip, key)
 
 
-def sample_chip(model, key: PRNGKeyArray):
+def sample_chip(model, key: PRNGKeyArray, *, compensate: bool = True):
     """A fresh chip for one training step: each layer programmed and read at a time drawn
-    log-uniformly from its tile's `train_time`, drift compensated. Differentiable with
-    respect to the weights, so `jax.grad` of a loss through it trains hardware-aware; call
-    it once per batch and run every example through the same chip."""
-    return _map_analog("sample_chip", lambda layer, k: layer.sample_chip(k), model, key)
+    log-uniformly from its tile's `train_time`, drift compensated (unless
+    `compensate=False`). Differentiable with respect to the weights, so `jax.grad` of a loss
+    through it trains hardware-aware; call it once per batch and run every example through
+    the same chip."""
+    return _map_analog(
+        "sample_chip", lambda layer, k: layer.sample_chip(k, compensate=compensate), model, key
+    )

@@ -1,29 +1,31 @@
-"""The `crossbar` command line: `crossbar demo`, `crossbar device-study`."""
+"""The `crossbar` command line: `demo`, `train`, `evaluate`, `device-study`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+import equinox as eqx
 import jax.random as jr
+import numpy as np
+import optax
 
-import devices
-
+from ._checkpoint import checkpoint_meta, load_checkpoint
+from ._demo import (
+    DEFAULT_CONFIG,
+    DEMO_DRIFT_TIMES,
+    DEVICES,
+    build_snn,
+    format_drift_table,
+    run_demo,
+)
 from ._device_study import DEMO_TIMES, device_study, format_study
 from ._io import atomic_write_json
-
-#: Device models by the names the command line accepts.
-DEVICES: dict[str, Callable[[], devices.AbstractDevice]] = {
-    "ideal": devices.Ideal,
-    "pcm": devices.PCM,
-    "pcm-hermes": devices.PCM.hermes,
-    "rram-cmo": devices.RRAMCMO,
-    "rram-wan2022": devices.RRAMWan2022,
-    "rram-milo2021": devices.RRAMMilo2021,
-}
+from ._train import evaluate_drift, train
+from .data import Dataset, arrays, digits
 
 
 def _floats(text: str) -> list[float]:
@@ -57,18 +59,114 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="the main job: a device study of PCM read at 1 s, 1 h, 1 day and 1 year",
-        description="Program 10,000 PCM devices (Nandakumar/Joshi model, aihwkit constants) to "
-        "each of six targets and read them 1 s, 1 hour, 1 day and 1 year later: mean, spread "
-        "and mean/target of the read conductances. Writes OUT/device_study.json.",
+        help="the main job: an SNN trained hardware-aware on PCM, beside a plain one, over a year",
+        description="Train a 64-128-10 spiking network (rate-coded digits, T=8) on PCM crossbars "
+        "(8-bit DAC and ADC, output noise 0.04), hardware-aware and plain from the same start; "
+        "evaluate both 1 s, 1 h, 1 day, 1 month and 1 year after programming on N chips; print "
+        "the table and write OUT/demo.json and OUT/demo.png.",
     )
     demo.add_argument(
         "--out", type=Path, default=Path("results"), help="output folder (default: results)"
     )
-    demo.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
     demo.add_argument(
-        "--n-devices", type=int, default=10_000, help="devices per target (default: 10000)"
+        "--epochs", type=int, default=40, help="training epochs per network (default: 40)"
     )
+    demo.add_argument("--chips", type=int, default=10, help="Monte-Carlo chips (default: 10)")
+    demo.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+
+    tr = sub.add_parser(
+        "train",
+        help="train a spiking network on crossbars and write a checkpoint",
+        description="Train AnalogLinear -> LIF -> AnalogLinear on a data set, hardware-aware "
+        "(a fresh chip per step) or plain, checkpointing atomically after every epoch and "
+        "resuming from an existing checkpoint.",
+    )
+    _data_argument(tr)
+    tr.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("results/model.ckpt"),
+        help="checkpoint file, written after every epoch (default: results/model.ckpt)",
+    )
+    tr.add_argument(
+        "--no-resume", action="store_true", help="start afresh even if the checkpoint exists"
+    )
+    tr.add_argument(
+        "--plain", action="store_true", help="train without hardware awareness (digital)"
+    )
+    tr.add_argument("--epochs", type=int, default=40, help="epochs (default: 40)")
+    tr.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    tr.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 0.002)")
+    tr.add_argument(
+        "--clip-sigma",
+        type=float,
+        default=None,
+        help="clip weights to this many standard deviations after each step",
+    )
+    tr.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+    tr.add_argument(
+        "--hidden",
+        type=int,
+        default=DEFAULT_CONFIG["hidden"],
+        help="hidden LIF neurons (default: 128)",
+    )
+    tr.add_argument(
+        "--steps", type=int, default=DEFAULT_CONFIG["steps"], help="time steps T (default: 8)"
+    )
+    tr.add_argument(
+        "--beta",
+        type=float,
+        default=DEFAULT_CONFIG["beta"],
+        help="LIF decay per step (default: 0.9)",
+    )
+    tr.add_argument(
+        "--encoder",
+        choices=["rate", "latency", "direct"],
+        default="rate",
+        help="input coding (default: rate)",
+    )
+    tr.add_argument(
+        "--device", choices=sorted(DEVICES), default="pcm", help="device model (default: pcm)"
+    )
+    tr.add_argument("--dac-bits", type=int, default=8, help="DAC bits (default: 8)")
+    tr.add_argument("--adc-bits", type=int, default=8, help="ADC bits (default: 8)")
+    tr.add_argument(
+        "--adc-bound", type=float, default=10.0, help="ADC bound in tile units (default: 10)"
+    )
+    tr.add_argument(
+        "--out-noise", type=float, default=0.04, help="output noise, tile units (default: 0.04)"
+    )
+    tr.add_argument(
+        "--train-time",
+        type=_floats,
+        default=[1.0, 365 * 86400.0],
+        help="t_min,t_max seconds: each step reads its chip at a time drawn log-uniformly "
+        "in this range (default: 1,31536000)",
+    )
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint over time since programming on many chips",
+        description="Program N chips with a trained checkpoint, read each at every time, and "
+        "report test accuracy (median, min, max over chips) per time.",
+    )
+    ev.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("results/model.ckpt"),
+        help="checkpoint written by `crossbar train` (default: results/model.ckpt)",
+    )
+    _data_argument(ev)
+    ev.add_argument(
+        "--times",
+        type=_floats,
+        default=list(DEMO_DRIFT_TIMES),
+        help="comma-separated seconds since programming "
+        "(default: 1 s, 1 h, 1 day, 1 month, 1 year)",
+    )
+    ev.add_argument("--chips", type=int, default=10, help="Monte-Carlo chips (default: 10)")
+    ev.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+    ev.add_argument("--out", type=Path, default=None, help="write the results as JSON to this file")
 
     study = sub.add_parser(
         "device-study",
@@ -101,21 +199,93 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _data_argument(parser) -> None:
+    parser.add_argument(
+        "--data",
+        default="digits",
+        help="'digits' (scikit-learn's bundled 8x8 digits, no download) or a .npz file with "
+        "x_train, y_train, x_test, y_test (default: digits)",
+    )
+
+
+def _load_data(spec: str) -> Dataset:
+    if spec == "digits":
+        return digits()
+    path = Path(spec)
+    if not path.exists():
+        raise ValueError(f"--data: {spec!r} is neither 'digits' nor an existing .npz file.")
+    with np.load(path) as f:
+        missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
+        if missing:
+            raise ValueError(f"--data: {spec!r} lacks the arrays {sorted(missing)}.")
+        x_train, x_test = f["x_train"], f["x_test"]
+        return arrays(
+            x_train.reshape(len(x_train), -1),
+            f["y_train"],
+            x_test.reshape(len(x_test), -1),
+            f["y_test"],
+        )
+
+
+def _train(args) -> None:
+    data = _load_data(args.data)
+    config = {
+        "hidden": args.hidden,
+        "steps": args.steps,
+        "beta": args.beta,
+        "encoder": args.encoder,
+        "device": args.device,
+        "dac_bits": args.dac_bits,
+        "adc_bits": args.adc_bits,
+        "adc_bound": args.adc_bound,
+        "out_noise": args.out_noise,
+        "train_time": args.train_time,
+    }
+    n_in, n_out = data.x_train.shape[1], data.n_classes
+    model = build_snn(config, n_in, n_out, key=jr.PRNGKey(args.seed))
+    meta = {"config": config, "n_in": n_in, "n_out": n_out, "lr": args.lr, "data": args.data}
+    _, history = train(
+        model,
+        data,
+        key=jr.fold_in(jr.PRNGKey(args.seed), 1),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=optax.adam(args.lr),
+        hardware_aware=not args.plain,
+        clip_sigma=args.clip_sigma,
+        checkpoint=args.checkpoint,
+        resume=not args.no_resume,
+        meta=meta,
+    )
+    print(f"checkpoint: {args.checkpoint} (test accuracy {history[-1]['test_accuracy']:.3f})")
+
+
+def _evaluate(args) -> None:
+    meta = checkpoint_meta(args.checkpoint)
+    if "config" not in meta:
+        raise ValueError(f"{args.checkpoint}: not written by `crossbar train` (no network config).")
+    model = build_snn(meta["config"], meta["n_in"], meta["n_out"], key=jr.PRNGKey(0))
+    like = (model, optax.adam(meta["lr"]).init(eqx.filter(model, eqx.is_inexact_array)))
+    (model, _), _ = load_checkpoint(args.checkpoint, like)
+    data = _load_data(args.data)
+    result = evaluate_drift(model, data, args.times, args.chips, jr.PRNGKey(args.seed))
+    print(format_drift_table({"times_s": result["times_s"], "networks": {"checkpoint": result}}))
+    if args.out is not None:
+        print(f"written: {atomic_write_json(args.out, result)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
-            _run_study(
-                "pcm",
-                None,
-                list(DEMO_TIMES),
-                args.n_devices,
-                args.seed,
-                args.out / "device_study.json",
-            )
+            run_demo(args.out, epochs=args.epochs, n_chips=args.chips, seed=args.seed)
+        elif args.command == "train":
+            _train(args)
+        elif args.command == "evaluate":
+            _evaluate(args)
         elif args.command == "device-study":
             _run_study(args.device, args.targets, args.times, args.n_devices, args.seed, args.out)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         print(f"crossbar: error: {e}", file=sys.stderr)
         return 2
     return 0

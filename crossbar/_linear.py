@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 
 import equinox as eqx
@@ -55,6 +56,18 @@ class AbstractAnalogLayer(eqx.Module):
     @abc.abstractmethod
     def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
         """This programmed layer read `t` seconds after programming."""
+
+    def with_tile(self, tile: Tile) -> AbstractAnalogLayer:
+        """This layer (weights, bias and chip state kept) on another tile configuration."""
+        if not isinstance(tile, Tile):
+            raise ValueError(
+                f"{type(self).__name__}.with_tile: expected a crossbar.Tile; got {tile!r}."
+            )
+        new = object.__new__(type(self))  # the tile is a static field: rebuild, don't tree_at
+        for field in dataclasses.fields(self):
+            object.__setattr__(new, field.name, getattr(self, field.name))
+        object.__setattr__(new, "tile", tile)
+        return new
 
     def sample_chip(self, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
         """A fresh chip for one training step: programmed, then read at a time drawn from the

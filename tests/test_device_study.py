@@ -38,11 +38,12 @@ def test_study_bad_input():
         crossbar.device_study(devices.PCM(), [5.0], [-1.0], key=jr.PRNGKey(0))
 
 
-def test_cli_demo_writes_json_atomically(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--n-devices", "200"]) == 0
+def test_cli_device_study_writes_json_atomically(tmp_path, capsys):
+    path = tmp_path / "device_study.json"
+    assert main(["device-study", "--out", str(path), "--n-devices", "200"]) == 0
     out = capsys.readouterr().out
     assert "1 year" in out and "PCM" in out
-    data = json.loads((tmp_path / "device_study.json").read_text())
+    data = json.loads(path.read_text())
     assert data["times_s"] == [1.0, 3600.0, 86400.0, 31536000.0]
     assert [p.name for p in tmp_path.iterdir()] == ["device_study.json"]  # no temporary left
 

@@ -1,0 +1,187 @@
+"""The main job: a spiking network trained hardware-aware on PCM crossbars, beside one trained
+plain, both evaluated over a year on many chips."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jax.random as jr
+import numpy as np
+
+import devices
+
+from ._converters import ADC, DAC
+from ._device_study import format_duration
+from ._encoders import Encoder
+from ._io import atomic_write_bytes, atomic_write_json
+from ._lif import LIF
+from ._linear import AnalogLinear
+from ._network import SpikingNetwork
+from ._tile import Tile
+from ._train import evaluate_drift, train
+from .data import digits
+
+#: 1 s, 1 hour, 1 day, 1 month (30 days), 1 year.
+DEMO_DRIFT_TIMES = (1.0, 3600.0, 86400.0, 30 * 86400.0, 365 * 86400.0)
+
+DEVICES = {
+    "ideal": devices.Ideal,
+    "pcm": devices.PCM,
+    "pcm-hermes": devices.PCM.hermes,
+    "rram-cmo": devices.RRAMCMO,
+    "rram-wan2022": devices.RRAMWan2022,
+    "rram-milo2021": devices.RRAMMilo2021,
+}
+
+#: The demo's network and chip, and the defaults of `crossbar train`.
+DEFAULT_CONFIG = {
+    "hidden": 128,
+    "steps": 8,
+    "beta": 0.9,
+    "encoder": "rate",
+    "device": "pcm",
+    "dac_bits": 8,
+    "adc_bits": 8,
+    "adc_bound": 10.0,
+    "out_noise": 0.04,
+    "train_time": [1.0, 365 * 86400.0],
+}
+
+
+def build_snn(config: dict, n_in: int, n_out: int, *, key) -> SpikingNetwork:
+    """The network of the demo and of `crossbar train` from a plain config dict:
+    `AnalogLinear(n_in, hidden) -> LIF -> AnalogLinear(hidden, n_out)`, mean output over time.
+    Unknown keys are an error; missing keys take `DEFAULT_CONFIG`'s values."""
+    unknown = set(config) - set(DEFAULT_CONFIG)
+    if unknown:
+        raise ValueError(
+            f"build_snn: unknown config keys {sorted(unknown)}; allowed: {sorted(DEFAULT_CONFIG)}."
+        )
+    c = {**DEFAULT_CONFIG, **config}
+    if c["device"] not in DEVICES:
+        raise ValueError(
+            f"build_snn: `device` must be one of {sorted(DEVICES)}; got {c['device']!r}."
+        )
+    tile = Tile(
+        device=DEVICES[c["device"]](),
+        dac=DAC(bits=c["dac_bits"]),
+        adc=ADC(bits=c["adc_bits"], bound=float(c["adc_bound"])),
+        out_noise=float(c["out_noise"]),
+        train_time=tuple(float(t) for t in c["train_time"]),
+    )
+    k1, k2 = jr.split(key)
+    return SpikingNetwork(
+        [
+            AnalogLinear(n_in, c["hidden"], tile=tile, key=k1),
+            LIF(beta=float(c["beta"])),
+            AnalogLinear(c["hidden"], n_out, tile=tile, key=k2),
+        ],
+        encoder=Encoder(c["encoder"], c["steps"]),
+        readout="mean",
+    )
+
+
+def format_drift_table(results: dict) -> str:
+    """Accuracy against time since programming: median [min, max] over chips, per network."""
+    times = results["times_s"]
+    head = f"{'network':>15} | " + " | ".join(f"{format_duration(t):>19}" for t in times)
+    lines = [head, "-" * len(head)]
+    for name, r in results["networks"].items():
+        cells = [
+            f"{100 * m:5.1f} [{100 * lo:4.1f}, {100 * hi:5.1f}]"
+            for m, lo, hi in zip(r["median"], r["min"], r["max"])
+        ]
+        lines.append(f"{name:>15} | " + " | ".join(f"{c:>19}" for c in cells))
+    return "\n".join(lines)
+
+
+def run_demo(
+    out: str | Path = "results",
+    *,
+    epochs: int = 40,
+    n_chips: int = 10,
+    seed: int = 0,
+    config: dict | None = None,
+    log=print,
+) -> dict:
+    """Train the demo SNN twice on the digits (hardware-aware and plain, same initial
+    weights and batches), evaluate both over `DEMO_DRIFT_TIMES` on `n_chips` PCM chips, and
+    write `OUT/demo.json` and `OUT/demo.png`. **Returns:** the results dict."""
+    start = time.perf_counter()
+    config = {**DEFAULT_CONFIG, **(config or {})}
+    data = digits()
+    k_init, k_train, k_eval = jr.split(jr.PRNGKey(seed), 3)
+    model = build_snn(config, data.x_train.shape[1], data.n_classes, key=k_init)
+    networks, histories = {}, {}
+    for name, hwa in (("hardware_aware", True), ("plain", False)):
+        log(f"training the {name.replace('_', '-')} network ({epochs} epochs)")
+        trained, history = train(
+            model,
+            data,
+            key=k_train,
+            epochs=epochs,
+            hardware_aware=hwa,
+            progress=False,
+            log=None,
+        )
+        histories[name] = history
+        log(f"  final test accuracy during training: {history[-1]['test_accuracy']:.3f}")
+        networks[name] = evaluate_drift(trained, data, DEMO_DRIFT_TIMES, n_chips, k_eval)
+    results = {
+        "times_s": list(DEMO_DRIFT_TIMES),
+        "networks": {
+            name: {key: r[key] for key in ("median", "min", "max", "mean", "std", "accuracy")}
+            for name, r in networks.items()
+        },
+        "n_chips": n_chips,
+        "epochs": epochs,
+        "seed": seed,
+        "config": config,
+        "data": {
+            "name": "sklearn digits 8x8",
+            "train": int(data.x_train.shape[0]),
+            "test": int(data.x_test.shape[0]),
+        },
+        "history": histories,
+    }
+    log(format_drift_table(results))
+    out = Path(out)
+    results["seconds"] = time.perf_counter() - start
+    atomic_write_json(out / "demo.json", results)
+    log(f"written: {out / 'demo.json'}")
+    png = plot_drift(results, out / "demo.png")
+    if png is not None:
+        log(f"written: {png}")
+    log(f"({results['seconds']:.0f} s)")
+    return results
+
+
+def plot_drift(results: dict, path: Path) -> Path | None:
+    """Accuracy against time since programming, median and min..max over chips; None when
+    matplotlib is not installed."""
+    try:
+        import io
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    t = np.asarray(results["times_s"])
+    for name, r in results["networks"].items():
+        med = 100 * np.asarray(r["median"])
+        ax.plot(t, med, marker="o", label=name.replace("_", "-"))
+        ax.fill_between(t, 100 * np.asarray(r["min"]), 100 * np.asarray(r["max"]), alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("time since programming (s)")
+    ax.set_ylabel(f"test accuracy (%), median and range of {results['n_chips']} chips")
+    ax.set_title("SNN on PCM crossbars: accuracy over the chip's life")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())

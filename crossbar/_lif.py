@@ -1,0 +1,179 @@
+"""Leaky integrate-and-fire neurons with surrogate gradients."""
+
+from __future__ import annotations
+
+import abc
+import functools
+import math
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+
+class AbstractSurrogate(eqx.Module):
+    """A spike function: the Heaviside step `H(u) = [u > 0]` forward, a smooth derivative
+    backward. Subclasses give the derivative `dS/du`."""
+
+    @abc.abstractmethod
+    def derivative(self, u: Array) -> Array:
+        """The surrogate of `dH/du` at `u` (membrane potential minus threshold)."""
+
+    def __call__(self, u: Array) -> Array:
+        return _spike(u, self)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _spike(u: Array, surrogate: AbstractSurrogate) -> Array:
+    return (u > 0).astype(u.dtype)
+
+
+@_spike.defjvp
+def _spike_jvp(surrogate, primals, tangents):
+    (u,), (du,) = primals, tangents
+    return _spike(u, surrogate), surrogate.derivative(u) * du
+
+
+class FastSigmoid(AbstractSurrogate):
+    """SuperSpike's fast sigmoid (Zenke and Ganguli 2018): `1 / (1 + k |u|)^2`, k = 25."""
+
+    slope: float = eqx.field(static=True, default=25.0)
+
+    def derivative(self, u: Array) -> Array:
+        return 1.0 / (1.0 + self.slope * jnp.abs(u)) ** 2
+
+
+class ArcTan(AbstractSurrogate):
+    """snnTorch's arctan surrogate: `(alpha / 2) / (1 + (pi alpha u / 2)^2)`, alpha = 2."""
+
+    alpha: float = eqx.field(static=True, default=2.0)
+
+    def derivative(self, u: Array) -> Array:
+        return (self.alpha / 2) / (1.0 + (math.pi * self.alpha * u / 2) ** 2)
+
+
+class Triangle(AbstractSurrogate):
+    """The triangle (piecewise linear) surrogate: `max(0, 1 - |u|)`."""
+
+    def derivative(self, u: Array) -> Array:
+        return jnp.maximum(0.0, 1.0 - jnp.abs(u))
+
+
+class StraightThrough(AbstractSurrogate):
+    """The straight-through estimator: derivative 1 everywhere."""
+
+    def derivative(self, u: Array) -> Array:
+        return jnp.ones_like(u)
+
+
+def _check_positive(owner: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{owner}: `{name}` must be a number > 0; got {value!r}.")
+
+
+def fast_sigmoid(slope: float = 25.0) -> FastSigmoid:
+    """The fast-sigmoid surrogate factory (the default of `LIF`)."""
+    _check_positive("fast_sigmoid", "slope", slope)
+    return FastSigmoid(float(slope))
+
+
+def arctan(alpha: float = 2.0) -> ArcTan:
+    """The arctan surrogate factory (snnTorch's default)."""
+    _check_positive("arctan", "alpha", alpha)
+    return ArcTan(float(alpha))
+
+
+def triangle() -> Triangle:
+    """The triangle surrogate factory."""
+    return Triangle()
+
+
+def straight_through() -> StraightThrough:
+    """The straight-through surrogate factory."""
+    return StraightThrough()
+
+
+class LIF(eqx.Module):
+    r"""A layer of leaky integrate-and-fire neurons: `lif(current, state) -> (spikes, state)`.
+
+    The semantics of snnTorch's `Leaky` (with its default `reset_delay=True`): with $U$ the
+    membrane potential, $I$ the input current, $\theta$ the threshold and the reset
+    $R = H(U[t-1] - \theta)$ taken from the previous potential and carrying no gradient,
+
+    - `reset="subtract"`: $U[t] = \beta U[t-1] + I[t] - R\,\theta$;
+    - `reset="zero"`: $U[t] = \beta (1 - R) U[t-1] + I[t]$;
+
+    and $S[t] = H(U[t] - \theta)$, strictly greater, with the surrogate's derivative in the
+    backward pass. A cell in the manner of `eqx.nn.GRUCell`: one time step, the state is the
+    membrane potential; a parent runs it over time with `jax.lax.scan`. Acts on any shape.
+
+    **Arguments:**
+
+    - `beta`: the decay per step in [0, 1]; or give `tau` instead, the time constant in steps,
+      for `beta = 1 - 1/tau` (SpikingJelly's discretisation; `tau=2` gives 0.5).
+    - `threshold`: the firing threshold (> 0, default 1).
+    - `reset`: `"subtract"` (default) or `"zero"`.
+    - `surrogate`: a surrogate from `fast_sigmoid()` (default), `arctan()`, `triangle()`,
+      `straight_through()`.
+    - `learn_beta`: whether `beta` is trained (it is then kept in [0, 1] when used).
+    """
+
+    beta: Array
+    threshold: float = eqx.field(static=True)
+    reset: Literal["subtract", "zero"] = eqx.field(static=True)
+    surrogate: AbstractSurrogate = eqx.field(static=True)
+    learn_beta: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        beta: float | None = None,
+        *,
+        tau: float | None = None,
+        threshold: float = 1.0,
+        reset: Literal["subtract", "zero"] = "subtract",
+        surrogate: AbstractSurrogate | None = None,
+        learn_beta: bool = False,
+    ):
+        if (beta is None) == (tau is None):
+            raise ValueError(
+                f"LIF: give exactly one of `beta` (decay per step) and `tau` (time constant in "
+                f"steps); got beta={beta!r}, tau={tau!r}."
+            )
+        if tau is not None:
+            if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau >= 1:
+                raise ValueError(f"LIF: `tau` must be a number >= 1 (steps); got {tau!r}.")
+            beta = 1.0 - 1.0 / tau
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta <= 1:
+            raise ValueError(f"LIF: `beta` must be a number in [0, 1]; got {beta!r}.")
+        _check_positive("LIF", "threshold", threshold)
+        if reset not in ("subtract", "zero"):
+            raise ValueError(f'LIF: `reset` must be "subtract" or "zero"; got {reset!r}.')
+        surrogate = fast_sigmoid() if surrogate is None else surrogate
+        if not isinstance(surrogate, AbstractSurrogate):
+            raise ValueError(
+                "LIF: `surrogate` must come from fast_sigmoid(), arctan(), triangle() or "
+                f"straight_through(); got {surrogate!r}."
+            )
+        self.beta = jnp.asarray(float(beta))
+        self.threshold = float(threshold)
+        self.reset = reset
+        self.surrogate = surrogate
+        self.learn_beta = bool(learn_beta)
+
+    def init_state(self, shape: int | tuple[int, ...]) -> Array:
+        """The resting state (zero membrane potential) of neurons of this shape."""
+        return jnp.zeros(shape if isinstance(shape, tuple) else (shape,))
+
+    def __call__(self, current: ArrayLike, state: Array) -> tuple[Array, Array]:
+        """One step. **Returns:** `(spikes, membrane potential)`, both shaped like `current`."""
+        current = jnp.asarray(current)
+        beta = self.beta if self.learn_beta else jax.lax.stop_gradient(self.beta)
+        beta = jnp.clip(beta, 0.0, 1.0)
+        reset = jax.lax.stop_gradient((state > self.threshold).astype(current.dtype))
+        if self.reset == "subtract":
+            u = beta * state + current - reset * self.threshold
+        else:
+            u = beta * (1.0 - reset) * state + current
+        return self.surrogate(u - self.threshold), u

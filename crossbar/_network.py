@@ -1,0 +1,199 @@
+"""A spiking network: a stack of layers run over the time steps of one inference."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
+
+import devices
+
+from ._chip import analog_layers, sample_chip
+from ._converters import ADC, DAC
+from ._encoders import Encoder
+from ._lif import LIF
+from ._linear import AbstractAnalogLayer
+from ._tile import Tile
+
+
+def _takes_key(layer) -> bool:
+    return isinstance(layer, AbstractAnalogLayer) or getattr(layer, "takes_key", False)
+
+
+class SpikingNetwork(eqx.Module):
+    """Layers run over `T` time steps with `jax.lax.scan` (multi-step), acting on one example.
+
+    `layers` is a sequence of analog layers (`AnalogLinear`, `AnalogConv2d`), `LIF` cells and
+    stateless functions (`Flatten`, `MaxPool2d`, `eqx.nn.Lambda(...)`). The input is encoded
+    over time by `encoder` (rate, latency or direct coding), or given already as `(T, ...)`
+    when `encoder` is None. Each LIF cell keeps its membrane potential across steps.
+
+    Before programming, one call samples *one* chip for the whole inference (device noise,
+    no drift compensation) and runs every step through it; a programmed and read chip
+    (`crossbar.at_time`) draws only periphery noise per step.
+
+    **Readouts** (`readout`): `"mean"` (default), the mean over time of the last layer's
+    output (the firing rate after a LIF, the mean current after a linear layer); `"sum"`, its
+    sum (a spike count after a LIF); `"membrane"`, the mean membrane potential of the last
+    LIF layer.
+
+    **Arguments:** `layers`; `encoder` (default `Encoder("rate", 8)`); `readout`.
+    """
+
+    layers: tuple
+    encoder: Encoder | None
+    readout: Literal["mean", "sum", "membrane"] = eqx.field(static=True)
+
+    def __init__(
+        self,
+        layers: Sequence,
+        *,
+        encoder: Encoder | None = Encoder(),
+        readout: Literal["mean", "sum", "membrane"] = "mean",
+    ):
+        layers = tuple(layers)
+        if not layers:
+            raise ValueError("SpikingNetwork: `layers` must hold at least one layer.")
+        for i, layer in enumerate(layers):
+            if not callable(layer):
+                raise ValueError(f"SpikingNetwork: layers[{i}] is not callable: {layer!r}.")
+        if readout not in ("mean", "sum", "membrane"):
+            raise ValueError(
+                f'SpikingNetwork: `readout` must be "mean", "sum" or "membrane"; got {readout!r}.'
+            )
+        if readout == "membrane" and not any(isinstance(layer, LIF) for layer in layers):
+            raise ValueError('SpikingNetwork: readout="membrane" needs a LIF layer.')
+        if encoder is not None and not isinstance(encoder, Encoder):
+            raise ValueError(
+                f"SpikingNetwork: `encoder` must be a crossbar.Encoder or None; got {encoder!r}."
+            )
+        self.layers, self.encoder, self.readout = layers, encoder, readout
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether a forward pass draws random numbers (rate coding, device or periphery noise)."""
+        if self.encoder is not None and self.encoder.kind == "rate":
+            return True
+        for layer in analog_layers(self):
+            tile = layer.tile
+            if tile.periphery_is_noisy or (layer.state is None and tile.device.is_stochastic):
+                return True
+        return False
+
+    def _step(self, states, x_t, key):
+        h, new_states, membrane = x_t, [], None
+        j = 0
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, LIF):
+                h, u = layer(h, states[j])
+                new_states.append(u)
+                membrane, j = u, j + 1
+            elif _takes_key(layer):
+                h = layer(h, key=None if key is None else jr.fold_in(key, i))
+            else:
+                h = layer(h)
+        return tuple(new_states), (h, membrane)
+
+    def _initial_states(self, x_t):
+        """Zero membranes shaped like each LIF's input, found by tracing shapes only."""
+        shapes, h = [], jax.ShapeDtypeStruct(x_t.shape, x_t.dtype)
+        key = jr.PRNGKey(0)
+        for layer in self.layers:
+            if isinstance(layer, LIF):
+                shapes.append(h)
+            elif _takes_key(layer):
+                h = jax.eval_shape(lambda x, layer=layer: layer(x, key=key), h)
+            else:
+                h = jax.eval_shape(layer, h)
+        return tuple(jnp.zeros(s.shape, s.dtype) for s in shapes)
+
+    def __call__(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> Array:
+        """One example (`x`, or `(T, ...)` without an encoder) to the readout."""
+        if self.needs_key and key is None:
+            raise RuntimeError(
+                "SpikingNetwork: this forward pass draws random numbers (rate coding, device "
+                "or periphery noise) and needs a key: call net(x, key=key)."
+            )
+        k_enc, k_chip, k_steps = jr.split(jr.PRNGKey(0) if key is None else key, 3)
+        x = jnp.asarray(x)
+        if self.encoder is not None:
+            seq = self.encoder(x, key=k_enc)
+        else:
+            if x.ndim < 1 or x.shape[0] < 1:
+                raise ValueError(
+                    f"SpikingNetwork: without an encoder the input must be (T, ...) with T >= 1; "
+                    f"got shape {x.shape}."
+                )
+            seq = x.astype(jnp.float32) if not jnp.issubdtype(x.dtype, jnp.floating) else x
+        net = self
+        if any(layer.state is None for layer in analog_layers(self)):
+            net = sample_chip(self, k_chip, compensate=False)
+        steps = seq.shape[0]
+        keys = jr.split(k_steps, steps) if key is not None else None
+
+        def body(states, inp):
+            x_t, k_t = inp
+            return net._step(states, x_t, k_t)
+
+        _, (outputs, membranes) = jax.lax.scan(
+            body, net._initial_states(seq[0]), (seq, keys) if keys is not None else (seq, None)
+        )
+        if self.readout == "membrane":
+            return membranes.mean(0)
+        return outputs.mean(0) if self.readout == "mean" else outputs.sum(0)
+
+
+class Flatten(eqx.Module):
+    """Flattens one example to a vector."""
+
+    def __call__(self, x: Array) -> Array:
+        return x.reshape(-1)
+
+
+class MaxPool2d(eqx.Module):
+    """Max pooling of one example `(channels, height, width)` over `size x size` windows
+    (stride `size`; a remainder is dropped, as PyTorch does)."""
+
+    size: int = eqx.field(static=True, default=2)
+
+    def __call__(self, x: Array) -> Array:
+        c, h, w = x.shape
+        s = self.size
+        x = x[:, : h - h % s, : w - w % s]
+        return x.reshape(c, h // s, s, w // s, s).max(axis=(2, 4))
+
+
+def ideal_tile(tile: Tile) -> Tile:
+    """The same tile with an ideal device and periphery: what a digital network computes."""
+    return dataclasses.replace(
+        tile,
+        device=devices.Ideal(),
+        dac=DAC(bits=None),
+        adc=ADC(bits=None, bound=math.inf),
+        out_noise=0.0,
+        w_noise=0.0,
+        bound_management="none",
+        drift_compensation="none",
+    )
+
+
+def map_tiles(model, fn: Callable[[Tile], Tile]):
+    """`model` with every analog layer's tile replaced by `fn(tile)` (weights kept)."""
+    return jax.tree_util.tree_map(
+        lambda x: x.with_tile(fn(x.tile)) if isinstance(x, AbstractAnalogLayer) else x,
+        model,
+        is_leaf=lambda x: isinstance(x, AbstractAnalogLayer),
+    )
+
+
+def as_digital(model):
+    """`model` computing in plain floating point: every tile made ideal (no device, no
+    converters, no noise). Differentiable in the weights; for plain training and baselines."""
+    return map_tiles(model, ideal_tile)

@@ -1,0 +1,263 @@
+"""Training, hardware-aware or plain, with atomic checkpoints; and evaluation over a chip's life."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import PRNGKeyArray
+
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._chip import analog_layers, at_time, program, sample_chip
+from ._linear import AbstractAnalogLayer
+from ._network import as_digital
+from .data import Dataset
+
+
+def _batched_logits(net, x, key):
+    return jax.vmap(lambda x, k: net(x, key=k))(x, jr.split(key, x.shape[0]))
+
+
+def _clip_weights(model, sigma: float):
+    """Each analog layer's weights clipped to +-sigma x their standard deviation."""
+
+    def clip(layer):
+        w = layer.weight
+        bound = sigma * jnp.std(w)
+        return eqx.tree_at(lambda m: m.weight, layer, jnp.clip(w, -bound, bound))
+
+    return jax.tree_util.tree_map(
+        lambda x: clip(x) if isinstance(x, AbstractAnalogLayer) else x,
+        model,
+        is_leaf=lambda x: isinstance(x, AbstractAnalogLayer),
+    )
+
+
+def _forward(model, key, hardware_aware: bool):
+    return sample_chip(model, key) if hardware_aware else as_digital(model)
+
+
+@eqx.filter_jit
+def _train_step(model, opt_state, x, y, key, optimizer, hardware_aware, clip_sigma):
+    """One optimiser step on a batch (module level, so its compilation is cached across calls)."""
+    k_chip, k_fwd = jr.split(key)
+
+    def loss_fn(model):
+        logits = _batched_logits(_forward(model, k_chip, hardware_aware), x, k_fwd)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, jnp.mean(jnp.argmax(logits, -1) == y)
+
+    (loss, acc), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model)
+    params = eqx.filter(model, eqx.is_inexact_array)
+    # optax mixes Python floats and integer step counts (Adam's bias correction), which only
+    # standard dtype promotion allows; our own code is strict-promotion clean.
+    with jax.numpy_dtype_promotion("standard"):
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+    model = eqx.apply_updates(model, updates)
+    if clip_sigma is not None:
+        model = _clip_weights(model, clip_sigma)
+    return model, opt_state, loss, acc
+
+
+@eqx.filter_jit
+def _accuracy(model, x, y, key, hardware_aware):
+    k_chip, k_fwd = jr.split(key)
+    logits = _batched_logits(_forward(model, k_chip, hardware_aware), x, k_fwd)
+    return jnp.mean(jnp.argmax(logits, -1) == y)
+
+
+@functools.cache
+def _adam(learning_rate: float) -> optax.GradientTransformation:
+    """One Adam per learning rate, so repeated `train` calls reuse the compiled step."""
+    return optax.adam(learning_rate)
+
+
+def _check_data(data) -> Dataset:
+    if not isinstance(data, Dataset):
+        raise ValueError(
+            "train/evaluate: `data` must be a crossbar.data.Dataset (crossbar.data.digits(), or "
+            f"crossbar.data.arrays(x_train, y_train, x_test, y_test)); got {type(data).__name__}."
+        )
+    return data
+
+
+def _positive_int(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{owner}: `{name}` must be an integer >= 1; got {value!r}.")
+
+
+def train(
+    model,
+    data: Dataset,
+    *,
+    key: PRNGKeyArray,
+    epochs: int = 10,
+    batch_size: int = 64,
+    learning_rate: float = 2e-3,
+    optimizer: optax.GradientTransformation | None = None,
+    hardware_aware: bool = True,
+    clip_sigma: float | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+    meta: dict | None = None,
+):
+    """Train a network of analog layers with optax; hardware-aware or plain.
+
+    Each step is one `eqx.filter_jit`-compiled update on a batch. **Hardware-aware**
+    (default): every step samples a fresh chip with `crossbar.sample_chip` (programming noise,
+    drift to a time drawn log-uniformly from each tile's `train_time`, read noise, drift
+    compensation), runs the whole batch through it with per-example periphery noise, and
+    takes the gradient through the reparameterised noise to the weights. **Plain**: the same
+    network computed digitally (`crossbar.as_digital`). Optionally each analog layer's
+    weights are clipped to `clip_sigma` standard deviations after every step.
+
+    With `checkpoint`, the model, the optimiser state and the history are written atomically
+    after every epoch (a run killed mid-write leaves the last good checkpoint); with `resume`
+    a run continues from an existing checkpoint, with the same batches and keys it would have
+    had; `meta` (JSON-able) is stored in every checkpoint beside the history. Loss: softmax
+    cross-entropy of the network's readout.
+
+    **Returns:** `(model, history)`, history a list of per-epoch dicts (`loss`,
+    `train_accuracy`, `test_accuracy`, `seconds`).
+    """
+    owner = "crossbar.train"
+    data = _check_data(data)
+    _positive_int(owner, "epochs", epochs)
+    _positive_int(owner, "batch_size", batch_size)
+    n = data.x_train.shape[0]
+    if batch_size > n:
+        raise ValueError(f"{owner}: `batch_size` {batch_size} exceeds the {n} training examples.")
+    if not analog_layers(model):
+        raise ValueError(f"{owner}: the model holds no analog layer.")
+    if clip_sigma is not None and not clip_sigma > 0:
+        raise ValueError(f"{owner}: `clip_sigma` must be > 0 or None; got {clip_sigma!r}.")
+    optimizer = optimizer or _adam(float(learning_rate))
+    with jax.numpy_dtype_promotion("standard"):  # see _train_step
+        opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+
+    start, history = 0, []
+    if checkpoint is not None and resume and os.path.exists(checkpoint):
+        (model, opt_state), saved = load_checkpoint(checkpoint, (model, opt_state))
+        start, history = saved["epoch"] + 1, saved["history"]
+        if log:
+            log(f"resumed from {checkpoint} after epoch {start}")
+
+    x_all, y_all = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    steps = n // batch_size
+    for epoch in range(start, epochs):
+        t0 = time.perf_counter()
+        k_epoch = jr.fold_in(key, epoch)
+        order = jr.permutation(jr.fold_in(k_epoch, 0), n)
+        bar = _progress(steps, f"epoch {epoch + 1}/{epochs}") if progress else None
+        losses, accs = [], []
+        for i in range(steps):
+            idx = order[i * batch_size : (i + 1) * batch_size]
+            model, opt_state, loss, acc = _train_step(
+                model,
+                opt_state,
+                x_all[idx],
+                y_all[idx],
+                jr.fold_in(k_epoch, i + 1),
+                optimizer,
+                hardware_aware,
+                clip_sigma,
+            )
+            losses.append(loss)
+            accs.append(acc)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(np.mean(losses)),
+            "train_accuracy": float(np.mean(accs)),
+            "test_accuracy": float(
+                _accuracy(model, x_test, y_test, jr.fold_in(k_epoch, steps + 1), hardware_aware)
+            ),
+            "seconds": time.perf_counter() - t0,
+        }
+        history.append(record)
+        if log:
+            log(
+                f"epoch {epoch + 1}/{epochs}: loss {record['loss']:.4f}, train "
+                f"{record['train_accuracy']:.3f}, test {record['test_accuracy']:.3f} "
+                f"({record['seconds']:.1f} s)"
+            )
+        if checkpoint is not None:
+            info = {"epoch": epoch, "history": history, "hardware_aware": hardware_aware}
+            save_checkpoint(checkpoint, (model, opt_state), **info, **(meta or {}))
+    return model, history
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, leave=False, disable=None)
+
+
+@eqx.filter_jit
+def _drift_run(model, x, y, t, keys):
+    """Accuracy `(chips, times)`: every chip programmed once and read at every time."""
+
+    def one_chip(k):
+        k_prog, k_read = jr.split(k)
+        chip = program(model, k_prog)
+
+        def at(t, kt):
+            k_at, k_fwd = jr.split(kt)
+            logits = _batched_logits(at_time(chip, t, k_at), x, k_fwd)
+            return jnp.mean(jnp.argmax(logits, -1) == y)
+
+        return jax.vmap(at)(t, jr.split(k_read, t.shape[0]))
+
+    return jax.vmap(one_chip)(keys)
+
+
+def evaluate_drift(
+    model,
+    data: Dataset,
+    times: Sequence[float],
+    n_chips: int,
+    key: PRNGKeyArray,
+) -> dict:
+    """Accuracy on the test split at each time since programming, over `n_chips` chips.
+
+    Every chip is programmed once (its own key) and read at every time; all chips and times
+    run at once under `jax.vmap`, in one compiled computation.
+
+    **Returns:** a dict of plain lists: `times_s`, `accuracy` (`[chip][time]`) and per time
+    `mean`, `std`, `median`, `min`, `max`.
+    """
+    data = _check_data(data)
+    _positive_int("evaluate_drift", "n_chips", n_chips)
+    times = [float(t) for t in times]
+    if not times or any(not np.isfinite(t) or t < 0 for t in times):
+        raise ValueError(f"evaluate_drift: `times` must be seconds >= 0; got {times}.")
+    x, y = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    t = jnp.asarray(times)
+
+    acc = np.asarray(_drift_run(model, x, y, t, jr.split(key, n_chips)), np.float64)
+    return {
+        "times_s": times,
+        "n_chips": n_chips,
+        "accuracy": acc.tolist(),
+        "mean": acc.mean(0).tolist(),
+        "std": acc.std(0).tolist(),
+        "median": np.median(acc, 0).tolist(),
+        "min": acc.min(0).tolist(),
+        "max": acc.max(0).tolist(),
+    }

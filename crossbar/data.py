@@ -1,0 +1,88 @@
+"""Data sets that need no internet, and a user's own arrays through the same interface.
+
+A `Dataset` is four numpy arrays: `x_train (N, ...)`, `y_train (N,)` integer labels, and the
+same for the test split. Inputs are float32, scaled to [0, 1] for spike encoding.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Dataset(NamedTuple):
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def arrays(x_train, y_train, x_test, y_test) -> Dataset:
+    """A user's own arrays as a `Dataset`, checked: same number of inputs and labels, integer
+    labels >= 0, finite inputs of one shape per example, at least one example in each split."""
+    out = []
+    for name_x, x, name_y, y in (
+        ("x_train", x_train, "y_train", y_train),
+        ("x_test", x_test, "y_test", y_test),
+    ):
+        x = np.asarray(x)
+        y = np.asarray(y)
+        if x.ndim < 2 or x.shape[0] < 1:
+            raise ValueError(f"data: `{name_x}` must be (N, ...) with N >= 1; got shape {x.shape}.")
+        if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
+            raise ValueError(f"data: `{name_x}` must hold finite numbers; got dtype {x.dtype}.")
+        if y.shape != (x.shape[0],):
+            raise ValueError(
+                f"data: `{name_y}` must have shape ({x.shape[0]},), one label per example of "
+                f"`{name_x}`; got {y.shape}."
+            )
+        if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+            raise ValueError(
+                f"data: `{name_y}` must hold integer labels >= 0; got dtype {y.dtype}."
+            )
+        out += [x.astype(np.float32), y.astype(np.int32)]
+    if out[0].shape[1:] != out[2].shape[1:]:
+        raise ValueError(
+            f"data: train and test examples must have one shape; got {out[0].shape[1:]} and "
+            f"{out[2].shape[1:]}."
+        )
+    return Dataset(*out)
+
+
+def digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """scikit-learn's bundled 8 x 8 handwritten digits (1797 images, 10 classes), no download.
+
+    Pixels (0..16) scaled to [0, 1] and flattened to 64; a fixed, stratified split (20 % test
+    by default: 1437 train, 360 test) from a seeded permutation of each class.
+    Needs scikit-learn (`pip install crossbar-jax[data]`).
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "crossbar.data.digits needs scikit-learn: pip install 'crossbar-jax[data]'"
+        ) from e
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"digits: `test_fraction` must lie in (0, 1); got {test_fraction!r}.")
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    y = d.target.astype(np.int32)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        test[idx[: int(round(test_fraction * idx.size))]] = True
+    return Dataset(x[~test], y[~test], x[test], y[test])
+
+
+def upsample(x: np.ndarray, size: int = 28) -> np.ndarray:
+    """Images `(N, 64)` of 8 x 8 pixels as `(N, 1, size, size)` (nearest neighbour), for
+    networks built for 28 x 28 inputs."""
+    x = np.asarray(x, np.float32).reshape(-1, 8, 8)
+    idx = (np.arange(size) * 8) // size
+    return x[:, idx][:, :, idx][:, None]
