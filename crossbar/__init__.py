@@ -11,6 +11,10 @@ from ._chip import analog_layers as analog_layers
 from ._chip import at_time as at_time
 from ._chip import program as program
 from ._chip import sample_chip as sample_chip
+from ._conv import AnalogConv2d as AnalogConv2d
+from ._conv import ChannelNorm as ChannelNorm
+from ._conv import fold_norms as fold_norms
+from ._conv import spiking_cnn as spiking_cnn
 from ._converters import ADC as ADC
 from ._converters import DAC as DAC
 from ._device_study import DEMO_TIMES as DEMO_TIMES

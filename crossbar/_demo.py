@@ -86,7 +86,8 @@ def format_drift_table(results: dict) -> str:
     """Accuracy against time since programming: median [min, max] over chips, per network."""
     times = results["times_s"]
     head = f"{'network':>15} | " + " | ".join(f"{format_duration(t):>19}" for t in times)
-    lines = [head, "-" * len(head)]
+    n_chips = results.get("n_chips") or len(next(iter(results["networks"].values()))["accuracy"])
+    lines = [f"test accuracy (%), median [min, max] of {n_chips} chips", head, "-" * len(head)]
     for name, r in results["networks"].items():
         cells = [
             f"{100 * m:5.1f} [{100 * lo:4.1f}, {100 * hi:5.1f}]"

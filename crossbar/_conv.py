@@ -1,0 +1,208 @@
+"""Convolution on crossbar tiles, channel normalisation, and the spiking CNN built from them."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, PRNGKeyArray
+
+from ._encoders import Encoder
+from ._lif import LIF
+from ._linear import AnalogLinear
+from ._network import Flatten, MaxPool2d, SpikingNetwork
+from ._tile import Tile
+
+
+def _pair(owner: str, name: str, value, minimum: int) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if (
+        not isinstance(pair, tuple)
+        or len(pair) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair)
+    ):
+        raise ValueError(
+            f"{owner}: `{name}` must be an integer >= {minimum} or a pair; got {value!r}."
+        )
+    return pair
+
+
+class AnalogConv2d(eqx.Module):
+    """A 2-D convolution on crossbar tiles, by patches.
+
+    The kernel is an `AnalogLinear` of `in_channels * kh * kw` inputs and `out_channels`
+    outputs (`.linear`; `crossbar.program` and `at_time` find it there). Each input patch is
+    one input vector of the crossbar, with its own DAC scaling, as on a chip that streams
+    patches through its arrays. Acts on one example `(in_channels, height, width)`; the
+    weight layout `(out_channels, in_channels, kh, kw)` is `linear.weight.reshape(...)`.
+
+    Before programming, a call samples one chip for the whole image. **Arguments:**
+    `in_channels`, `out_channels`, `kernel_size`, `stride` (1), `padding` (0, zeros on every
+    side), `use_bias` (True), `tile`, `key`.
+    """
+
+    linear: AnalogLinear
+    in_channels: int = eqx.field(static=True)
+    out_channels: int = eqx.field(static=True)
+    kernel_size: tuple[int, int] = eqx.field(static=True)
+    stride: tuple[int, int] = eqx.field(static=True)
+    padding: tuple[int, int] = eqx.field(static=True)
+    takes_key = True  # SpikingNetwork passes it a key, as to the other analog layers
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        use_bias: bool = True,
+        *,
+        tile: Tile = Tile(),
+        key: PRNGKeyArray,
+    ):
+        owner = "AnalogConv2d"
+        self.kernel_size = _pair(owner, "kernel_size", kernel_size, 1)
+        self.stride = _pair(owner, "stride", stride, 1)
+        self.padding = _pair(owner, "padding", padding, 0)
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{owner}: `{name}` must be an integer >= 1; got {value!r}.")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        kh, kw = self.kernel_size
+        self.linear = AnalogLinear(
+            in_channels * kh * kw, out_channels, use_bias, tile=tile, key=key
+        )
+
+    @property
+    def weight(self) -> Array:
+        """The kernel `(out_channels, in_channels, kh, kw)`."""
+        return self.linear.weight.reshape(self.out_channels, self.in_channels, *self.kernel_size)
+
+    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:
+        x = jnp.asarray(x)
+        if x.ndim != 3 or x.shape[0] != self.in_channels:
+            raise ValueError(
+                f"AnalogConv2d(in_channels={self.in_channels}, out_channels={self.out_channels}):"
+                f" the input must be (in_channels, height, width) = ({self.in_channels}, H, W); "
+                f"got {x.shape}. Call it on one example and batch with jax.vmap."
+            )
+        (ph, pw), (kh, kw) = self.padding, self.kernel_size
+        if x.shape[1] + 2 * ph < kh or x.shape[2] + 2 * pw < kw:
+            raise ValueError(
+                f"AnalogConv2d: the input {x.shape[1:]} (padded by {self.padding}) is smaller "
+                f"than the kernel {self.kernel_size}."
+            )
+        patches = jax.lax.conv_general_dilated_patches(
+            x[None].astype(self.linear.weight.dtype),
+            filter_shape=self.kernel_size,
+            window_strides=self.stride,
+            padding=[(ph, ph), (pw, pw)],
+        )[0]  # (C * kh * kw, H', W'), channel-major like linear.weight's columns
+        _, h_out, w_out = patches.shape
+        vectors = patches.reshape(patches.shape[0], -1).T  # (positions, C * kh * kw)
+        linear = self.linear
+        if linear.state is None and (
+            linear.tile.device.is_stochastic or linear.tile.periphery_is_noisy
+        ):
+            if key is None:
+                linear(vectors[0])  # raises the layer's own "needs a key" error
+            key, k_chip = jr.split(key)
+            linear = linear.sample_chip(k_chip, compensate=False)
+        if key is None:
+            y = jax.vmap(lambda v: linear(v))(vectors)
+        else:
+            y = jax.vmap(lambda v, k: linear(v, key=k))(vectors, jr.split(key, vectors.shape[0]))
+        return y.T.reshape(self.out_channels, h_out, w_out)
+
+
+class ChannelNorm(eqx.Module):
+    """Per-channel normalisation: `gamma * x_hat + beta`, acting on `(channels, ...)`.
+
+    - `standardise=False` (default): `x_hat = x`, the inference form of batch normalisation,
+      which `fold_norms` folds into the analog layer before it (`W' = gamma W`).
+    - `standardise=True`: `x_hat` is `x` standardised per channel over its positions (the
+      mean and variance of this example's feature map), kept digital; what lets a spiking CNN
+      train from scratch, as batch normalisation does in SpikingJelly's example. Batch
+      statistics themselves are not available: a network acts on one example under `vmap`.
+
+    `gamma` and `beta` are trained, initialised to 1 and 0.
+    """
+
+    gamma: Array
+    beta: Array
+    standardise: bool = eqx.field(static=True)
+
+    def __init__(self, channels: int, *, standardise: bool = False):
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"ChannelNorm: `channels` must be an integer >= 1; got {channels!r}.")
+        self.gamma = jnp.ones(channels)
+        self.beta = jnp.zeros(channels)
+        self.standardise = bool(standardise)
+
+    def __call__(self, x: Array) -> Array:
+        if x.shape[0] != self.gamma.shape[0]:
+            raise ValueError(
+                f"ChannelNorm({self.gamma.shape[0]}): the input must have "
+                f"{self.gamma.shape[0]} channels first; got shape {x.shape}."
+            )
+        shape = (-1,) + (1,) * (x.ndim - 1)
+        if self.standardise and x.ndim > 1:
+            axes = tuple(range(1, x.ndim))
+            mean = x.mean(axis=axes, keepdims=True)
+            x = (x - mean) * jax.lax.rsqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+        return self.gamma.reshape(shape) * x + self.beta.reshape(shape)
+
+
+def fold_norms(network: SpikingNetwork) -> SpikingNetwork:
+    """`network` with every `ChannelNorm` that directly follows an analog layer folded into it:
+    `W' = gamma W`, `b' = gamma b + beta` per output channel, and the norm removed. The outputs
+    are the same; the norm's work moves onto the crossbar. Fold before programming."""
+    out = []
+    for layer in network.layers:
+        prev = out[-1] if out else None
+        if isinstance(layer, ChannelNorm) and isinstance(prev, (AnalogLinear, AnalogConv2d)):
+            linear = prev.linear if isinstance(prev, AnalogConv2d) else prev
+            if linear.state is not None or linear.bias is None or layer.standardise:
+                raise ValueError(
+                    "fold_norms: a ChannelNorm folds only with standardise=False, after an "
+                    "unprogrammed analog layer with a bias."
+                )
+            folded = eqx.tree_at(
+                lambda m: (m.weight, m.bias),
+                linear,
+                (layer.gamma[:, None] * linear.weight, layer.gamma * linear.bias + layer.beta),
+            )
+            is_conv = isinstance(prev, AnalogConv2d)
+            out[-1] = eqx.tree_at(lambda m: m.linear, prev, folded) if is_conv else folded
+        else:
+            out.append(layer)
+    return eqx.tree_at(lambda n: n.layers, network, tuple(out))
+
+
+def spiking_cnn(tile: Tile, *, key: PRNGKeyArray, steps: int = 8, channels=(32, 64), hidden=256):
+    """The spiking CNN of SpikingJelly's documentation for 28 x 28 inputs, every Conv and
+    Linear on crossbars: Conv(1->32, 3x3) -> Norm -> LIF(tau 2) -> MaxPool(2) -> Conv(32->64)
+    -> Norm -> LIF -> MaxPool(2) -> Flatten -> Linear(64*7*7 -> 256) -> LIF -> Linear(256 ->
+    10), direct input over T = 8 steps, mean output over time."""
+    c1, c2 = channels
+    k = jr.split(key, 4)
+    return SpikingNetwork(
+        [
+            AnalogConv2d(1, c1, 3, padding=1, tile=tile, key=k[0]),
+            ChannelNorm(c1, standardise=True),
+            LIF(tau=2.0),
+            MaxPool2d(2),
+            AnalogConv2d(c1, c2, 3, padding=1, tile=tile, key=k[1]),
+            ChannelNorm(c2, standardise=True),
+            LIF(tau=2.0),
+            MaxPool2d(2),
+            Flatten(),
+            AnalogLinear(c2 * 7 * 7, hidden, tile=tile, key=k[2]),
+            LIF(tau=2.0),
+            AnalogLinear(hidden, 10, tile=tile, key=k[3]),
+        ],
+        encoder=Encoder("direct", steps),
+        readout="mean",
+    )
