@@ -11,23 +11,13 @@ are shared and noisy, so nothing here is asserted.
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from _timing import best_of
 
 import devices
-
-
-def best_of(f, repeats):
-    f()  # warm-up (compilation)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():

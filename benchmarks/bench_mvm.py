@@ -19,25 +19,15 @@ shared and noisy):
 from __future__ import annotations
 
 import argparse
-import time
 
 import equinox as eqx
 import jax
 import jax.random as jr
 import numpy as np
+from _timing import best_of
 
 import crossbar
 import devices
-
-
-def best_of(f, repeats):
-    jax.block_until_ready(f())  # compile and warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(f())
-        times.append(time.perf_counter() - start)
-    return float(np.min(times))
 
 
 def peak_bytes(jitted, *args):

@@ -27,19 +27,10 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+from _timing import best_of
 
 import crossbar
 from crossbar._demo import build_snn
-
-
-def best_of(f, repeats):
-    jax.block_until_ready(f())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(f())
-        times.append(time.perf_counter() - start)
-    return float(np.min(times))
 
 
 class PlainSNN(eqx.Module):

@@ -106,8 +106,7 @@ class AnalogConv2d(eqx.Module):
         if linear.state is None and (
             linear.tile.device.is_stochastic or linear.tile.periphery_is_noisy
         ):
-            if key is None:
-                linear(vectors[0])  # raises the layer's own "needs a key" error
+            linear._need_key(key, True, "samples a chip (device noise) and its periphery noise")
             key, k_chip = jr.split(key)
             linear = linear.sample_chip(k_chip, compensate=False)
         if key is None:

@@ -146,8 +146,9 @@ class Tile(eqx.Module):
         return int(math.floor(math.log2(max(limit, 1.0)))) + 2
 
 
-def _noise_std(tile: Tile, x: Array, w_r: Array) -> Array | None:
-    """The standard deviation of the output-referred noise of each output, or None."""
+def _noise_var(tile: Tile, x: Array, w_r: Array) -> Array | None:
+    """The variance of the output-referred noise (weight noise and output noise) of each
+    output, or None when there is none."""
     var = None
     if tile.w_noise > 0:
         if tile.w_noise_type == "additive":
@@ -169,7 +170,7 @@ def _one_pass(tile: Tile, w_r: Array, x: Array, scale: Array, key: PRNGKeyArray 
     g_min, g_max = tile.device.g_min, tile.device.g_max
     xq = tile.dac(x[:, None, :], scale)  # (T_r, T_c, R)
     y = jnp.einsum("tcr,ntcrj->ntcj", xq, w_r)
-    var = _noise_std(tile, xq, w_r)
+    var = _noise_var(tile, xq, w_r)
     if var is not None:
         std = jnp.sqrt(var)
         y = y + jnp.broadcast_to(std, y.shape) * jr.normal(key, y.shape, y.dtype)
