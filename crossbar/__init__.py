@@ -24,6 +24,9 @@ from ._encoders import Encoder as Encoder
 from ._encoders import direct_encode as direct_encode
 from ._encoders import latency_encode as latency_encode
 from ._encoders import rate_encode as rate_encode
+from ._energy import EnergyModel as EnergyModel
+from ._energy import EnergyReport as EnergyReport
+from ._energy import estimate_energy as estimate_energy
 from ._io import atomic_write_bytes as atomic_write_bytes
 from ._io import atomic_write_json as atomic_write_json
 from ._lif import LIF as LIF

@@ -1,4 +1,4 @@
-"""The `crossbar` command line: `demo`, `train`, `evaluate`, `device-study`."""
+"""The `crossbar` command line: `demo`, `train`, `evaluate`, `energy`, `device-study`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 import optax
 
 from ._checkpoint import checkpoint_meta, load_checkpoint
+from ._chip import at_time, program
 from ._demo import (
     DEFAULT_CONFIG,
     DEMO_DRIFT_TIMES,
@@ -23,6 +24,7 @@ from ._demo import (
     run_demo,
 )
 from ._device_study import DEMO_TIMES, device_study, format_study
+from ._energy import EnergyModel, estimate_energy
 from ._io import atomic_write_json
 from ._train import evaluate_drift, train
 from .data import Dataset, arrays, digits
@@ -168,6 +170,42 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
     ev.add_argument("--out", type=Path, default=None, help="write the results as JSON to this file")
 
+    en = sub.add_parser(
+        "energy",
+        help="energy, SynOps and latency per inference of a checkpoint on a programmed chip",
+        description="Program a chip with a checkpoint from `crossbar train`, read it T seconds "
+        "later, run N test examples through it and count energy per inference by layer and "
+        "component (array, DAC, ADC, neurons), SynOps, firing rates, MACs and latency, beside "
+        "digital (fp32, int8, int4) and neuromorphic (TrueNorth, Loihi) baselines.",
+    )
+    en.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("results/model.ckpt"),
+        help="checkpoint written by `crossbar train` (default: results/model.ckpt)",
+    )
+    _data_argument(en)
+    en.add_argument(
+        "--time",
+        type=float,
+        default=86400.0,
+        help="seconds since programming when the chip is read (default: 86400)",
+    )
+    en.add_argument("--examples", type=int, default=64, help="test examples counted (default: 64)")
+    en.add_argument(
+        "--adc-fom",
+        type=float,
+        default=5e-15,
+        help="ADC Walden figure of merit, J per conversion step (default: 5e-15)",
+    )
+    en.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+    en.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the report as JSON to this file (and a bar chart beside it, .png)",
+    )
+
     study = sub.add_parser(
         "device-study",
         help="program many devices of one model and read them at chosen times",
@@ -260,13 +298,35 @@ def _train(args) -> None:
     print(f"checkpoint: {args.checkpoint} (test accuracy {history[-1]['test_accuracy']:.3f})")
 
 
-def _evaluate(args) -> None:
-    meta = checkpoint_meta(args.checkpoint)
+def _load_trained(path):
+    meta = checkpoint_meta(path)
     if "config" not in meta:
-        raise ValueError(f"{args.checkpoint}: not written by `crossbar train` (no network config).")
+        raise ValueError(f"{path}: not written by `crossbar train` (no network config).")
     model = build_snn(meta["config"], meta["n_in"], meta["n_out"], key=jr.PRNGKey(0))
     like = (model, optax.adam(meta["lr"]).init(eqx.filter(model, eqx.is_inexact_array)))
-    (model, _), _ = load_checkpoint(args.checkpoint, like)
+    (model, _), _ = load_checkpoint(path, like)
+    return model
+
+
+def _energy(args) -> None:
+    model = _load_trained(args.checkpoint)
+    data = _load_data(args.data)
+    if args.examples < 1:
+        raise ValueError(f"--examples must be >= 1; got {args.examples}.")
+    k_prog, k_read, k_run = jr.split(jr.PRNGKey(args.seed), 3)
+    chip = at_time(program(model, k_prog), args.time, k_read)
+    report = estimate_energy(
+        chip, data.x_test[: args.examples], key=k_run, model=EnergyModel(adc_fom=args.adc_fom)
+    )
+    print(report)
+    if args.out is not None:
+        report.to_json(args.out)
+        png = report.plot(args.out.with_suffix(".png"))
+        print(f"written: {args.out}" + (f", {png}" if png else ""))
+
+
+def _evaluate(args) -> None:
+    model = _load_trained(args.checkpoint)
     data = _load_data(args.data)
     result = evaluate_drift(model, data, args.times, args.chips, jr.PRNGKey(args.seed))
     print(format_drift_table({"times_s": result["times_s"], "networks": {"checkpoint": result}}))
@@ -283,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _train(args)
         elif args.command == "evaluate":
             _evaluate(args)
+        elif args.command == "energy":
+            _energy(args)
         elif args.command == "device-study":
             _run_study(args.device, args.targets, args.times, args.n_devices, args.seed, args.out)
     except (ValueError, FileNotFoundError) as e:

@@ -80,7 +80,9 @@ class AnalogConv2d(eqx.Module):
         """The kernel `(out_channels, in_channels, kh, kw)`."""
         return self.linear.weight.reshape(self.out_channels, self.in_channels, *self.kernel_size)
 
-    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:
+    def patch_vectors(self, x: Array) -> tuple[Array, tuple[int, int]]:
+        """The crossbar input vectors of one image: `(positions, in_channels * kh * kw)`, and
+        the output's `(height, width)`."""
         x = jnp.asarray(x)
         if x.ndim != 3 or x.shape[0] != self.in_channels:
             raise ValueError(
@@ -100,8 +102,10 @@ class AnalogConv2d(eqx.Module):
             window_strides=self.stride,
             padding=[(ph, ph), (pw, pw)],
         )[0]  # (C * kh * kw, H', W'), channel-major like linear.weight's columns
-        _, h_out, w_out = patches.shape
-        vectors = patches.reshape(patches.shape[0], -1).T  # (positions, C * kh * kw)
+        return patches.reshape(patches.shape[0], -1).T, patches.shape[1:]
+
+    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:
+        vectors, (h_out, w_out) = self.patch_vectors(x)
         linear = self.linear
         if linear.state is None and (
             linear.tile.device.is_stochastic or linear.tile.periphery_is_noisy

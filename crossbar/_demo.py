@@ -11,9 +11,11 @@ import numpy as np
 
 import devices
 
+from ._chip import at_time, program
 from ._converters import ADC, DAC
 from ._device_study import format_duration
 from ._encoders import Encoder
+from ._energy import estimate_energy
 from ._io import atomic_write_bytes, atomic_write_json
 from ._lif import LIF
 from ._linear import AnalogLinear
@@ -114,7 +116,7 @@ def run_demo(
     data = digits()
     k_init, k_train, k_eval = jr.split(jr.PRNGKey(seed), 3)
     model = build_snn(config, data.x_train.shape[1], data.n_classes, key=k_init)
-    networks, histories = {}, {}
+    networks, histories, trained_hwa = {}, {}, None
     for name, hwa in (("hardware_aware", True), ("plain", False)):
         log(f"training the {name.replace('_', '-')} network ({epochs} epochs)")
         trained, history = train(
@@ -127,6 +129,7 @@ def run_demo(
             log=None,
         )
         histories[name] = history
+        trained_hwa = trained if hwa else trained_hwa
         log(f"  final test accuracy during training: {history[-1]['test_accuracy']:.3f}")
         networks[name] = evaluate_drift(trained, data, DEMO_DRIFT_TIMES, n_chips, k_eval)
     results = {
@@ -147,6 +150,12 @@ def run_demo(
         "history": histories,
     }
     log(format_drift_table(results))
+    # The energy of the hardware-aware network, read a day after programming, on 64 test digits.
+    k_prog, k_read, k_energy = jr.split(jr.fold_in(k_eval, 1), 3)
+    chip = at_time(program(trained_hwa, k_prog), 86400.0, k_read)
+    energy = estimate_energy(chip, data.x_test[:64], key=k_energy)
+    log(str(energy))
+    results["energy"] = dict(energy)
     out = Path(out)
     results["seconds"] = time.perf_counter() - start
     atomic_write_json(out / "demo.json", results)

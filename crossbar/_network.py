@@ -87,19 +87,25 @@ class SpikingNetwork(eqx.Module):
                 return True
         return False
 
-    def _step(self, states, x_t, key):
-        h, new_states, membrane = x_t, [], None
+    def _step(self, states, x_t, key, record: bool = False):
+        """One time step. With `record`, also each layer's input (analog layers) and output
+        spikes (LIF layers), for energy and activity counts."""
+        h, new_states, membrane, seen = x_t, [], None, []
         j = 0
         for i, layer in enumerate(self.layers):
             if isinstance(layer, LIF):
                 h, u = layer(h, states[j])
                 new_states.append(u)
                 membrane, j = u, j + 1
+                seen.append(h)
             elif _takes_key(layer):
+                seen.append(h)
                 h = layer(h, key=None if key is None else jr.fold_in(key, i))
             else:
+                seen.append(None)
                 h = layer(h)
-        return tuple(new_states), (h, membrane)
+        extra = (tuple(seen),) if record else ()
+        return tuple(new_states), (h, membrane) + extra
 
     def _initial_states(self, x_t):
         """Zero membranes shaped like each LIF's input, found by tracing shapes only."""
@@ -116,6 +122,15 @@ class SpikingNetwork(eqx.Module):
 
     def __call__(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> Array:
         """One example (`x`, or `(T, ...)` without an encoder) to the readout."""
+        return self._run(x, key, record=False)
+
+    def record(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> tuple[Array, tuple]:
+        """The readout and the activity of one inference: a tuple with, for each layer, its
+        input at every step `(T, ...)` for analog layers, its output spikes `(T, ...)` for LIF
+        layers, None for the rest. What `crossbar.estimate_energy` counts."""
+        return self._run(x, key, record=True)
+
+    def _run(self, x, key, record: bool):
         if self.needs_key and key is None:
             raise RuntimeError(
                 "SpikingNetwork: this forward pass draws random numbers (rate coding, device "
@@ -135,19 +150,19 @@ class SpikingNetwork(eqx.Module):
         net = self
         if any(layer.state is None for layer in analog_layers(self)):
             net = sample_chip(self, k_chip, compensate=False)
-        steps = seq.shape[0]
-        keys = jr.split(k_steps, steps) if key is not None else None
+        keys = jr.split(k_steps, seq.shape[0]) if key is not None else None
 
         def body(states, inp):
             x_t, k_t = inp
-            return net._step(states, x_t, k_t)
+            return net._step(states, x_t, k_t, record)
 
-        _, (outputs, membranes) = jax.lax.scan(
-            body, net._initial_states(seq[0]), (seq, keys) if keys is not None else (seq, None)
-        )
+        _, outs = jax.lax.scan(body, net._initial_states(seq[0]), (seq, keys))
+        outputs, membranes = outs[0], outs[1]
         if self.readout == "membrane":
-            return membranes.mean(0)
-        return outputs.mean(0) if self.readout == "mean" else outputs.sum(0)
+            y = membranes.mean(0)
+        else:
+            y = outputs.mean(0) if self.readout == "mean" else outputs.sum(0)
+        return (y, outs[2]) if record else y
 
 
 class Flatten(eqx.Module):

@@ -206,6 +206,24 @@ def test_demo_on_a_tiny_setting(tmp_path):
             assert len(saved["networks"][name][key]) == 5
             assert all(0.0 <= a <= 1.0 for a in saved["networks"][name][key])
     assert r["n_chips"] == 2
+    energy = saved["energy"]
+    assert energy["joules_per_inference"] > 0 and energy["macs"] > 0
+    assert {"digital_fp32", "digital_int8"} <= set(energy["baselines"])
+    assert all(
+        k.endswith("_j")
+        or k
+        in (
+            "name",
+            "synops",
+            "firing_rate",
+            "macs",
+            "events",
+            "binary_input",
+            "dac_conversions",
+            "adc_conversions",
+        )
+        for k in energy["layers"][0]
+    )
 
 
 def test_cli_train_and_evaluate(tmp_path, capsys):
@@ -230,5 +248,20 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "1 day" in out and json.loads((tmp_path / "e.json").read_text())["n_chips"] == 2
+    assert (
+        main(
+            [
+                "energy",
+                "--checkpoint",
+                str(ckpt),
+                "--examples",
+                "4",
+                "--out",
+                str(tmp_path / "n.json"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "n.json").read_text())["examples"] == 4
     assert main(["evaluate", "--checkpoint", str(tmp_path / "nope.ckpt")]) == 2
     assert "does not exist" in capsys.readouterr().err

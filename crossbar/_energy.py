@@ -1,0 +1,334 @@
+"""Energy, SynOps and latency of analog spiking inference, from events counted on real inputs."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import PRNGKeyArray
+
+from ._chip import analog_layers
+from ._conv import AnalogConv2d
+from ._io import atomic_write_bytes, atomic_write_json
+from ._lif import LIF
+from ._linear import AnalogLinear
+from ._network import SpikingNetwork
+from ._tile import grid, split_rows
+
+# Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm, joules per operation.
+FP32_ADD, FP32_MULT = 0.9e-12, 3.7e-12
+INT8_ADD, INT8_MULT = 0.03e-12, 0.2e-12
+# int4: not in Horowitz's table; scaled from int8 with the multiplier quadratic and the adder
+# linear in the word width: 0.2/4 + 0.03/2 pJ.
+INT4_MAC = INT8_MULT / 4 + INT8_ADD / 2
+
+#: Neuromorphic chips, joules per synaptic event: TrueNorth (Merolla et al., Science 2014,
+#: static power included) and Loihi (Davies et al., IEEE Micro 2018, per synaptic op).
+NEUROMORPHIC = (("truenorth", 26e-12), ("loihi", 23.6e-12))
+
+
+def _check(owner, name, value, allow_zero=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(
+            f"{owner}: `{name}` must be a number {'>=' if allow_zero else '>'} 0; got {value!r}."
+        )
+
+
+class EnergyModel(eqx.Module):
+    """The energy constants of an analog chip and of its digital baselines.
+
+    - `v_read`, `read_time`: the read voltage of a full-scale input (V) and the duration of
+      one read (s); None takes each layer's `Tile.v_read` / `Tile.read_time`. A crossbar read
+      costs $V^2 G t$ per cell (0.2 V, 10 uS, 10 ns: 4 fJ); an input `x~` in [-1, 1] drives
+      its row at `v_read |x~|`, and a row whose input is zero (no spike) draws nothing.
+    - `adc`: `"walden"`: $E = \\mathrm{FOM}\\, 2^{\\mathrm{bits}}$ per conversion with `adc_fom`
+      J/conversion-step (default 5 fJ: CIM papers budget 1-10 fJ; the survey frontier is about
+      1 fJ for SAR ADCs); `"sar"`: NeuroSim's 22 nm SAR fit, `sar_5bit` (42 fJ) per 5-bit
+      conversion scaled quadratically in bits.
+    - `dac_fom`: DAC energy per conversion $= \\mathrm{dac\\_fom}\\, 2^{\\mathrm{bits}}$ (default
+      0.5 fJ; an assumption, a tenth of the ADC's figure of merit: no single published number
+      fits all DAC designs). Binary inputs (spikes) need no DAC.
+    - `adc_time`: one conversion, s (default 10 ns, a 100 MS/s SAR), for the latency.
+    - `neuron_update`: J per LIF neuron per time step (default 0.23 pJ: an int8 multiply-add,
+      Horowitz 45 nm, for `beta U + I` and the threshold compare).
+    - `static_power`: W, drawn for the whole latency (default 0).
+    - `profiles`: extra neuromorphic-chip profiles, `((name, J per synaptic event), ...)`,
+      beside TrueNorth (26 pJ) and Loihi (23.6 pJ).
+
+    Digital baselines (Horowitz, ISSCC 2014, 45 nm): fp32 MAC 4.6 pJ (add 0.9 + mult 3.7),
+    int8 MAC 0.23 pJ (0.03 + 0.2), int4 MAC 0.065 pJ (scaled from int8), an SNN on a digital
+    accelerator: an add per synaptic event (fp32 0.9 pJ, int8 0.03 pJ) and a MAC per
+    non-spike input. Memory traffic (SRAM, DRAM) is left out of every baseline.
+    """
+
+    v_read: float | None = eqx.field(static=True, default=None)
+    read_time: float | None = eqx.field(static=True, default=None)
+    adc: Literal["walden", "sar"] = eqx.field(static=True, default="walden")
+    adc_fom: float = eqx.field(static=True, default=5e-15)
+    sar_5bit: float = eqx.field(static=True, default=42e-15)
+    dac_fom: float = eqx.field(static=True, default=0.5e-15)
+    adc_time: float = eqx.field(static=True, default=10e-9)
+    neuron_update: float = eqx.field(static=True, default=INT8_ADD + INT8_MULT)
+    static_power: float = eqx.field(static=True, default=0.0)
+    profiles: tuple = eqx.field(static=True, default=())
+
+    def __check_init__(self):
+        for name in ("v_read", "read_time"):
+            if getattr(self, name) is not None:
+                _check("EnergyModel", name, getattr(self, name))
+        for name in ("adc_fom", "sar_5bit", "adc_time"):
+            _check("EnergyModel", name, getattr(self, name))
+        for name in ("dac_fom", "neuron_update", "static_power"):
+            _check("EnergyModel", name, getattr(self, name), allow_zero=True)
+        if self.adc not in ("walden", "sar"):
+            raise ValueError(f'EnergyModel: `adc` must be "walden" or "sar"; got {self.adc!r}.')
+        for entry in self.profiles:
+            if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
+                raise ValueError(
+                    "EnergyModel: `profiles` must hold (name, joules per event) pairs; "
+                    f"got {entry!r}."
+                )
+            _check("EnergyModel", f"profiles[{entry[0]!r}]", entry[1])
+
+    def adc_energy(self, bits: int | None) -> float:
+        """J per conversion of a `bits`-bit ADC (0 for an ideal one, which has no cost model)."""
+        if bits is None:
+            return 0.0
+        if self.adc == "walden":
+            return self.adc_fom * 2.0**bits
+        return self.sar_5bit * (bits / 5.0) ** 2
+
+    def dac_energy(self, bits: int | None) -> float:
+        """J per conversion of a `bits`-bit DAC (0 for an ideal one)."""
+        return 0.0 if bits is None else self.dac_fom * 2.0**bits
+
+
+def _layer_vectors(layer, activity) -> tuple[AnalogLinear, jnp.ndarray, int]:
+    """The crossbar input vectors `(M, in)` of a layer over all examples and steps, and the
+    number of vectors per step of one example (positions, for a convolution)."""
+    if isinstance(layer, AnalogConv2d):
+        vec = jax.vmap(lambda img: layer.patch_vectors(img)[0])(
+            activity.reshape((-1,) + activity.shape[2:])
+        )
+        return layer.linear, vec.reshape(-1, vec.shape[-1]), vec.shape[1]
+    return layer, activity.reshape(-1, activity.shape[-1]), 1
+
+
+def _row_conductance(linear: AnalogLinear) -> jnp.ndarray:
+    """Sum over arrays and real outputs of the read conductances of each input row, uS."""
+    g = linear.state.g  # (n_arrays, T_r, T_c, rows, cols)
+    return sum(linear._untile(g[a]).sum(axis=0) for a in range(g.shape[0]))
+
+
+def _count(linear: AnalogLinear, x: jnp.ndarray, model: EnergyModel) -> dict:
+    """Events and energies summed over the input vectors `x (M, in)`."""
+    tile = linear.tile
+    t_r, t_c, rows, _ = grid(linear.in_features, linear.out_features, tile)
+    xs = jax.vmap(lambda v: split_rows(v, t_r, rows))(x)  # (M, T_r, rows)
+    nm = tile.dac.input_scale(xs)  # (M, T_r)
+    active = nm > 0
+    scale = jnp.where(active, 1.0 / jnp.where(active, nm, 1.0), 1.0)
+    xq = tile.dac(xs, scale).reshape(x.shape[0], -1)[:, : linear.in_features]  # (M, in)
+    v_read = model.v_read if model.v_read is not None else tile.v_read
+    t_read = model.read_time if model.read_time is not None else tile.read_time
+    binary = bool(jnp.all((x == 0) | (x == 1)))
+    nonzero = jnp.sum(xq != 0)
+    array_j = t_read * v_read**2 * 1e-6 * jnp.sum(xq * xq * _row_conductance(linear))
+    dac_conversions = 0 if binary else int(nonzero) * t_c
+    adc_conversions = int(jnp.sum(active)) * linear.out_features * tile.mapping.n_readouts
+    return {
+        "array_j": float(array_j),
+        "dac_j": dac_conversions * model.dac_energy(tile.dac.bits),
+        "adc_j": adc_conversions * model.adc_energy(tile.adc.bits),
+        "dac_conversions": dac_conversions,
+        "adc_conversions": adc_conversions,
+        "synops": int(nonzero) * linear.out_features if binary else 0,
+        "events": int(nonzero) * linear.out_features,
+        "macs": x.shape[0] * linear.in_features * linear.out_features,
+        "binary_input": binary,
+        "t_read": t_read,
+    }
+
+
+def estimate_energy(
+    chip: SpikingNetwork,
+    inputs,
+    *,
+    key: PRNGKeyArray,
+    model: EnergyModel = EnergyModel(),
+) -> EnergyReport:
+    """Energy per inference of a programmed, read chip, from the events of real inputs.
+
+    Runs `inputs` (`(N, ...)`, N examples) through `chip` (a `SpikingNetwork` after
+    `crossbar.at_time`) and counts, per analog layer and time step: the array energy from the
+    read conductances and the converted inputs ($t_{read} \\sum_i (v_{read} |x~_i|)^2 \\sum_j
+    (G^+_{ij} + G^-_{ij})$; a spike drives only its row), DAC conversions (none for binary
+    inputs), ADC conversions (every output of every tile row-slice that receives input, per
+    readout), and the updates of the LIF layer that follows. Also SynOps (input spikes x
+    fan-out), firing rates, dense MACs, the latency (time steps x, per layer, input vectors x
+    (read time + conversion time)), and the digital and neuromorphic baselines for the same
+    network. Everything is per inference (averaged over the N examples).
+
+    **Returns:** an `EnergyReport` (a dict: `print(report)` gives the table, `report.to_json`,
+    `report.plot`).
+    """
+    if not isinstance(chip, SpikingNetwork):
+        raise ValueError(
+            f"estimate_energy: `chip` must be a crossbar.SpikingNetwork; got {type(chip).__name__}."
+        )
+    layers = analog_layers(chip)
+    if not layers or any(layer.state is None or layer.state.g is None for layer in layers):
+        raise ValueError(
+            "estimate_energy: needs a programmed and read chip: "
+            "crossbar.at_time(crossbar.program(net, key), t, key)."
+        )
+    if not isinstance(model, EnergyModel):
+        raise ValueError(f"estimate_energy: `model` must be a crossbar.EnergyModel; got {model!r}.")
+    inputs = jnp.asarray(inputs)
+    if inputs.ndim < 2 or inputs.shape[0] < 1:
+        raise ValueError(
+            f"estimate_energy: `inputs` must be (N, ...) with N >= 1; got shape {inputs.shape}."
+        )
+    n = inputs.shape[0]
+    record = eqx.filter_jit(
+        lambda c, x, k: jax.vmap(lambda x, k: c.record(x, key=k))(x, jr.split(k, x.shape[0]))
+    )
+    _, activity = record(chip, inputs, key)
+    steps = next(a.shape[1] for a in activity if a is not None)
+
+    analog = (AnalogLinear, AnalogConv2d)
+    rows, latency = [], 0.0
+    for i, layer in enumerate(chip.layers):
+        if not isinstance(layer, analog):
+            continue
+        linear, vectors, per_step = _layer_vectors(layer, activity[i])
+        c = _count(linear, vectors, model)
+        # The LIF layer this analog layer feeds (before the next analog layer), if any.
+        after = [
+            j for j in range(i + 1, len(chip.layers)) if isinstance(chip.layers[j], (LIF, *analog))
+        ]
+        lif = after[0] if after and isinstance(chip.layers[after[0]], LIF) else None
+        spikes = activity[lif] if lif is not None else None
+        neurons = int(np.prod(spikes.shape[2:])) if spikes is not None else 0
+        row = {
+            "name": f"{type(layer).__name__}({linear.in_features}->{linear.out_features})",
+            "array_j": c["array_j"] / n,
+            "dac_j": c["dac_j"] / n,
+            "adc_j": c["adc_j"] / n,
+            "neuron_j": steps * neurons * model.neuron_update,
+            "synops": c["synops"] / n,
+            "firing_rate": float(jnp.mean(spikes)) if spikes is not None else None,
+            "macs": c["macs"] / n,
+            "dac_conversions": c["dac_conversions"] / n,
+            "adc_conversions": c["adc_conversions"] / n,
+            "binary_input": c["binary_input"],
+            "events": c["events"] / n,
+        }
+        rows.append(row)
+        latency += steps * per_step * (c["t_read"] + model.adc_time)
+    totals = {k: sum(r[k] for r in rows) for k in ("array_j", "dac_j", "adc_j", "neuron_j")}
+    macs = sum(r["macs"] for r in rows)
+    synops = sum(r["synops"] for r in rows)
+    # A digital SNN accelerator adds per input spike and multiplies-adds per non-spike input.
+    dense_in_snn = sum(r["macs"] for r in rows if not r["binary_input"])
+    # Neuromorphic chips pay per synaptic event: every non-zero input times its fan-out.
+    events = sum(r["events"] for r in rows)
+    static = model.static_power * latency
+    total = sum(totals.values()) + static
+    baselines = {
+        "digital_fp32": macs * (FP32_ADD + FP32_MULT),
+        "digital_int8": macs * (INT8_ADD + INT8_MULT),
+        "digital_int4": macs * INT4_MAC,
+        "snn_digital_fp32": synops * FP32_ADD + dense_in_snn * (FP32_ADD + FP32_MULT),
+        "snn_digital_int8": synops * INT8_ADD + dense_in_snn * (INT8_ADD + INT8_MULT),
+    }
+    for name, per_event in NEUROMORPHIC + tuple(model.profiles):
+        baselines[name] = events * per_event
+    return EnergyReport(
+        joules_per_inference=total,
+        components_j={**totals, "static_j": static},
+        layers=rows,
+        macs=macs,
+        synops=synops,
+        time_steps=int(steps),
+        latency_s=latency,
+        examples=int(n),
+        baselines=baselines,
+        model={f: getattr(model, f) for f in model.__dataclass_fields__ if f != "profiles"},
+    )
+
+
+class EnergyReport(dict):
+    """The result of `estimate_energy`: a dict of plain numbers (JSON as it stands), which
+    prints as a table, writes itself with `to_json(path)` (atomically) and plots a stacked
+    bar chart with `plot(path)`."""
+
+    def __str__(self) -> str:
+        cols = f"{'array':>10} {'DAC':>10} {'ADC':>10} {'neurons':>10}"
+        head = f"{'layer':>26} | {cols} | {'SynOps':>9} {'rate':>6}"
+        lines = [
+            f"energy per inference: {_j(self['joules_per_inference'])} "
+            f"({self['examples']} examples, T = {self['time_steps']}, "
+            f"latency {self['latency_s'] * 1e6:.2f} us)",
+            head,
+            "-" * len(head),
+        ]
+        for r in self["layers"]:
+            rate = "" if r["firing_rate"] is None else f"{r['firing_rate']:.3f}"
+            lines.append(
+                f"{r['name']:>26} | {_j(r['array_j']):>10} {_j(r['dac_j']):>10} "
+                f"{_j(r['adc_j']):>10} {_j(r['neuron_j']):>10} | {r['synops']:9.0f} {rate:>6}"
+            )
+        lines.append(
+            f"MACs {self['macs']:.0f}, SynOps {self['synops']:.0f}; baselines per inference:"
+        )
+        for name, value in self["baselines"].items():
+            lines.append(
+                f"  {name:>18}: {_j(value):>10}  "
+                f"({value / self['joules_per_inference']:8.1f} x this chip)"
+            )
+        return "\n".join(lines)
+
+    def to_json(self, path) -> None:
+        atomic_write_json(path, dict(self))
+
+    def plot(self, path):
+        """A stacked bar per layer (array, DAC, ADC, neurons); None without matplotlib."""
+        try:
+            import io
+
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return None
+        fig, ax = plt.subplots(figsize=(6, 4))
+        names = [r["name"] for r in self["layers"]]
+        bottom = np.zeros(len(names))
+        for comp in ("array_j", "dac_j", "adc_j", "neuron_j"):
+            values = np.array([r[comp] for r in self["layers"]]) * 1e12
+            ax.bar(names, values, bottom=bottom, label=comp[:-2])
+            bottom += values
+        ax.set_ylabel("energy per inference (pJ)")
+        ax.set_title("energy by layer and component")
+        ax.legend()
+        plt.setp(ax.get_xticklabels(), rotation=15, ha="right")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
+        return atomic_write_bytes(path, buf.getvalue())
+
+
+def _j(value: float) -> str:
+    """Joules in the unit that reads best."""
+    for unit, scale in (("uJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12), ("fJ", 1e-15)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} J"

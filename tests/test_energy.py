@@ -1,0 +1,114 @@
+"""Energy estimates against hand computations and the device's drift."""
+
+import math
+
+import equinox as eqx
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import crossbar
+import devices
+
+
+def tiny_chip(device=devices.Ideal(), t=1.0):
+    """AnalogLinear(3 -> 2) + LIF with known weights: w_max = 1, so G+ = 25 max(w, 0) and
+    G- = 25 max(-w, 0) uS on an ideal device."""
+    tile = crossbar.Tile(
+        device=device, dac=crossbar.DAC(bits=8), adc=crossbar.ADC(bits=8, bound=10.0)
+    )
+    layer = crossbar.AnalogLinear(3, 2, tile=tile, key=jr.PRNGKey(0))
+    w = jnp.array([[1.0, -0.5, 0.0], [0.25, 0.0, -1.0]])
+    layer = eqx.tree_at(lambda m: m.weight, layer, w)
+    net = crossbar.SpikingNetwork([layer, crossbar.LIF(beta=0.5)], encoder=None)
+    return crossbar.at_time(crossbar.program(net, jr.PRNGKey(1)), t, jr.PRNGKey(2))
+
+
+SPIKES = jnp.array([[[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]])  # (N=1, T=3, in=3)
+
+
+def test_every_component_equals_the_hand_computation():
+    model = crossbar.EnergyModel()
+    r = crossbar.estimate_energy(tiny_chip(), SPIKES, key=jr.PRNGKey(3), model=model)
+    layer = r["layers"][0]
+    # Row conductances (G+ + G- over both outputs): 25 (1 + 0.25), 25 * 0.5, 25 * 1 uS.
+    # Spiking rows per step: {0, 2}, {}, {0, 1, 2}: 56.25 + 0 + 68.75 = 125 uS in all.
+    array = 10e-9 * 0.2**2 * 125e-6
+    assert layer["array_j"] == pytest.approx(array, rel=1e-6)  # 5e-17 J
+    assert layer["dac_j"] == 0.0 and layer["dac_conversions"] == 0  # spikes need no DAC
+    # Two steps with input, two outputs, one readout each: 4 conversions of 5 fJ x 2^8.
+    assert layer["adc_conversions"] == 4
+    assert layer["adc_j"] == pytest.approx(4 * 5e-15 * 256, rel=1e-9)
+    assert layer["neuron_j"] == pytest.approx(3 * 2 * model.neuron_update, rel=1e-9)
+    assert layer["synops"] == 5 * 2  # five input spikes, fan-out two
+    assert layer["macs"] == 3 * 3 * 2
+    total = array + 4 * 5e-15 * 256 + 6 * model.neuron_update
+    assert r["joules_per_inference"] == pytest.approx(total, rel=1e-6)
+    assert r["latency_s"] == pytest.approx(3 * (10e-9 + 10e-9))
+    assert r["baselines"]["digital_fp32"] == pytest.approx(18 * 4.6e-12)
+    assert r["baselines"]["digital_int8"] == pytest.approx(18 * 0.23e-12)
+    assert r["baselines"]["snn_digital_int8"] == pytest.approx(10 * 0.03e-12)
+    assert r["baselines"]["loihi"] == pytest.approx(10 * 23.6e-12)
+    assert "energy per inference" in str(r)
+
+
+def test_analog_inputs_use_dacs_and_voltages():
+    x = jnp.array([[[0.5, -1.0, 0.25]]])  # one step, abs-max 1: x~ = (0.5, -1, 0.25) at 8 bits
+    r = crossbar.estimate_energy(tiny_chip(), x, key=jr.PRNGKey(0))["layers"][0]
+    step = 2 / 254
+    xq = np.round(np.array([0.5, -1.0, 0.25]) / step) * step
+    rows = np.array([31.25, 12.5, 25.0]) * 1e-6
+    assert r["array_j"] == pytest.approx(10e-9 * 0.04 * np.sum(xq**2 * rows), rel=1e-5)
+    assert r["dac_conversions"] == 3 and r["dac_j"] == pytest.approx(3 * 0.5e-15 * 256)
+    assert r["synops"] == 0 and not r["binary_input"]
+
+
+def test_drift_lowers_the_array_energy_by_the_drift_factor():
+    """All weights at |w| = 1: every active device starts at g_max, where nu = |N(0.049,
+    0.008)|; the array energy follows the mean drift factor E[((t + t0)/t0)^-nu]."""
+    tile = crossbar.Tile(
+        device=devices.PCM(), dac=crossbar.DAC(bits=8), adc=crossbar.ADC(bits=8, bound=10.0)
+    )
+    layer = crossbar.AnalogLinear(128, 64, tile=tile, key=jr.PRNGKey(0))
+    layer = eqx.tree_at(lambda m: m.weight, layer, jnp.sign(layer.weight))
+    net = crossbar.SpikingNetwork([layer], encoder=None)
+    x = jnp.ones((1, 2, 128))
+    energy = {}
+    for t in (1.0, 365 * 86400.0):
+        chip = crossbar.at_time(crossbar.program(net, jr.PRNGKey(1)), t, jr.PRNGKey(2))
+        energy[t] = crossbar.estimate_energy(chip, x, key=jr.PRNGKey(3))["layers"][0]["array_j"]
+    c = math.log((365 * 86400.0 + 20.0) / 20.0)
+    # nu's spread is small against its mean: E[a^-nu] ~ exp(-c mu + c^2 s^2 / 2).
+    factor = math.exp(-c * 0.049 + (c * 0.008) ** 2 / 2) / ((1.0 + 20.0) / 20.0) ** -0.049
+    assert energy[365 * 86400.0] / energy[1.0] == pytest.approx(factor, rel=0.02)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="programmed and read"):
+        net = tiny_chip()
+        crossbar.estimate_energy(
+            eqx.tree_at(lambda n: n.layers[0].state, net, None, is_leaf=lambda x: x is None),
+            SPIKES,
+            key=jr.PRNGKey(0),
+        )
+    with pytest.raises(ValueError, match=r"\(N, \.\.\.\)"):
+        crossbar.estimate_energy(tiny_chip(), jnp.ones(3), key=jr.PRNGKey(0))
+    for kwargs, match in [
+        (dict(adc_fom=0.0), "adc_fom"),
+        (dict(v_read=-0.2), "v_read"),
+        (dict(neuron_update=-1.0), "neuron_update"),
+        (dict(adc="flash"), "adc"),
+        (dict(profiles=(("x", -1.0),)), "profiles"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            crossbar.EnergyModel(**kwargs)
+
+
+def test_report_serialises_and_plots(tmp_path):
+    r = crossbar.estimate_energy(tiny_chip(), SPIKES, key=jr.PRNGKey(0))
+    r.to_json(tmp_path / "e.json")
+    import json
+
+    assert json.loads((tmp_path / "e.json").read_text())["macs"] == 18
+    assert r.plot(tmp_path / "e.png").exists()
