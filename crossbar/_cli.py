@@ -84,12 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         "resuming from an existing checkpoint.",
     )
     _data_argument(tr)
-    tr.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=Path("results/model.ckpt"),
-        help="checkpoint file, written after every epoch (default: results/model.ckpt)",
-    )
+    _checkpoint_argument(tr, "checkpoint file, written after every epoch")
     tr.add_argument(
         "--no-resume", action="store_true", help="start afresh even if the checkpoint exists"
     )
@@ -152,12 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Program N chips with a trained checkpoint, read each at every time, and "
         "report test accuracy (median, min, max over chips) per time.",
     )
-    ev.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=Path("results/model.ckpt"),
-        help="checkpoint written by `crossbar train` (default: results/model.ckpt)",
-    )
+    _checkpoint_argument(ev, "checkpoint written by `crossbar train`")
     _data_argument(ev)
     ev.add_argument(
         "--times",
@@ -178,12 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "component (array, DAC, ADC, neurons), SynOps, firing rates, MACs and latency, beside "
         "digital (fp32, int8, int4) and neuromorphic (TrueNorth, Loihi) baselines.",
     )
-    en.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=Path("results/model.ckpt"),
-        help="checkpoint written by `crossbar train` (default: results/model.ckpt)",
-    )
+    _checkpoint_argument(en, "checkpoint written by `crossbar train`")
     _data_argument(en)
     en.add_argument(
         "--time",
@@ -235,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="write the study as JSON to this file"
     )
     return parser
+
+
+def _checkpoint_argument(parser, what: str) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("results/model.ckpt"),
+        help=f"{what} (default: results/model.ckpt)",
+    )
 
 
 def _data_argument(parser) -> None:

@@ -7,17 +7,14 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-
-def _check_steps(owner: str, steps) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"{owner}: `steps` (T) must be an integer >= 1; got {steps!r}.")
+from devices._checks import check_int
 
 
 def rate_encode(x: ArrayLike, steps: int, *, key: PRNGKeyArray) -> Array:
     """Rate coding: at each step a spike with probability `x` (clipped to [0, 1]), independently.
 
     **Returns:** `(steps, *x.shape)` of 0/1 spikes."""
-    _check_steps("rate_encode", steps)
+    check_int("rate_encode", "steps", steps)
     x = jnp.clip(jnp.asarray(x, jnp.float32), 0.0, 1.0)
     return jr.bernoulli(key, x, (steps,) + x.shape).astype(jnp.float32)
 
@@ -27,7 +24,7 @@ def latency_encode(x: ArrayLike, steps: int) -> Array:
     values spike earlier. Values `<= 0` (clipped to 1 above) never spike.
 
     **Returns:** `(steps, *x.shape)` of 0/1 spikes."""
-    _check_steps("latency_encode", steps)
+    check_int("latency_encode", "steps", steps)
     x = jnp.clip(jnp.asarray(x, jnp.float32), 0.0, 1.0)
     when = jnp.round((1.0 - x) * (steps - 1))
     t = jnp.arange(steps, dtype=jnp.float32).reshape((steps,) + (1,) * x.ndim)
@@ -38,7 +35,7 @@ def direct_encode(x: ArrayLike, steps: int) -> Array:
     """Direct coding: the analog value itself as a constant current at every step.
 
     **Returns:** `(steps, *x.shape)`."""
-    _check_steps("direct_encode", steps)
+    check_int("direct_encode", "steps", steps)
     x = jnp.asarray(x, jnp.float32)
     return jnp.broadcast_to(x, (steps,) + x.shape)
 
@@ -56,7 +53,7 @@ class Encoder(eqx.Module):
             raise ValueError(
                 f'Encoder: `kind` must be "rate", "latency" or "direct"; got {self.kind!r}.'
             )
-        _check_steps("Encoder", self.steps)
+        check_int("Encoder", "steps", self.steps)
 
     def __call__(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> Array:
         if self.kind == "rate":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import equinox as eqx
@@ -11,6 +10,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray
+
+from devices._checks import check_nonnegative, check_positive
 
 from ._chip import analog_layers
 from ._conv import AnalogConv2d
@@ -30,14 +31,6 @@ INT4_MAC = INT8_MULT / 4 + INT8_ADD / 2
 #: Neuromorphic chips, joules per synaptic event: TrueNorth (Merolla et al., Science 2014,
 #: static power included) and Loihi (Davies et al., IEEE Micro 2018, per synaptic op).
 NEUROMORPHIC = (("truenorth", 26e-12), ("loihi", 23.6e-12))
-
-
-def _check(owner, name, value, allow_zero=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(
-            f"{owner}: `{name}` must be a number {'>=' if allow_zero else '>'} 0; got {value!r}."
-        )
 
 
 class EnergyModel(eqx.Module):
@@ -81,11 +74,11 @@ class EnergyModel(eqx.Module):
     def __check_init__(self):
         for name in ("v_read", "read_time"):
             if getattr(self, name) is not None:
-                _check("EnergyModel", name, getattr(self, name))
+                check_positive("EnergyModel", name, getattr(self, name))
         for name in ("adc_fom", "sar_5bit", "adc_time"):
-            _check("EnergyModel", name, getattr(self, name))
+            check_positive("EnergyModel", name, getattr(self, name))
         for name in ("dac_fom", "neuron_update", "static_power"):
-            _check("EnergyModel", name, getattr(self, name), allow_zero=True)
+            check_nonnegative("EnergyModel", name, getattr(self, name))
         if self.adc not in ("walden", "sar"):
             raise ValueError(f'EnergyModel: `adc` must be "walden" or "sar"; got {self.adc!r}.')
         for entry in self.profiles:
@@ -94,7 +87,7 @@ class EnergyModel(eqx.Module):
                     "EnergyModel: `profiles` must hold (name, joules per event) pairs; "
                     f"got {entry!r}."
                 )
-            _check("EnergyModel", f"profiles[{entry[0]!r}]", entry[1])
+            check_positive("EnergyModel", f"profiles[{entry[0]!r}]", entry[1])
 
     def adc_energy(self, bits: int | None) -> float:
         """J per conversion of a `bits`-bit ADC (0 for an ideal one, which has no cost model)."""

@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
+from devices._checks import check_positive
+
 
 class AbstractSurrogate(eqx.Module):
     """A spike function: the Heaviside step `H(u) = [u > 0]` forward, a smooth derivative
@@ -68,20 +70,15 @@ class StraightThrough(AbstractSurrogate):
         return jnp.ones_like(u)
 
 
-def _check_positive(owner: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{owner}: `{name}` must be a number > 0; got {value!r}.")
-
-
 def fast_sigmoid(slope: float = 25.0) -> FastSigmoid:
     """The fast-sigmoid surrogate factory (the default of `LIF`)."""
-    _check_positive("fast_sigmoid", "slope", slope)
+    check_positive("fast_sigmoid", "slope", slope)
     return FastSigmoid(float(slope))
 
 
 def arctan(alpha: float = 2.0) -> ArcTan:
     """The arctan surrogate factory (snnTorch's default)."""
-    _check_positive("arctan", "alpha", alpha)
+    check_positive("arctan", "alpha", alpha)
     return ArcTan(float(alpha))
 
 
@@ -147,7 +144,7 @@ class LIF(eqx.Module):
             beta = 1.0 - 1.0 / tau
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta <= 1:
             raise ValueError(f"LIF: `beta` must be a number in [0, 1]; got {beta!r}.")
-        _check_positive("LIF", "threshold", threshold)
+        check_positive("LIF", "threshold", threshold)
         if reset not in ("subtract", "zero"):
             raise ValueError(f'LIF: `reset` must be "subtract" or "zero"; got {reset!r}.')
         surrogate = fast_sigmoid() if surrogate is None else surrogate

@@ -177,11 +177,11 @@ class AnalogLinear(AbstractAnalogLayer):
         y = y * (w_scale[None, :, :] if w_scale.ndim else w_scale)
         return y.sum(0).reshape(-1)[: self.out_features]
 
-    def _response(self, g: Array, w_scale: Array, key) -> Array:
+    def _response(self, w_r: Array, w_scale: Array, key) -> Array:
         """Drift compensation's reference: mean |y| of the forward pass on one-hot inputs
         (aihwkit's `GlobalDriftCompensation` readout), one value or one per output."""
         key = key if self.tile.periphery_is_noisy else None
-        y = one_hot_response(self.tile, self._readouts(g), key)  # (T_r, T_c, R, C)
+        y = one_hot_response(self.tile, w_r, key)  # (T_r, T_c, R, C)
         y = self._untile(y * (w_scale[None, :, None, :] if w_scale.ndim else w_scale))
         axis = None if self.tile.drift_compensation == "global" else 1
         return jax.lax.stop_gradient(jnp.mean(jnp.abs(y), axis=axis))
@@ -206,7 +206,8 @@ class AnalogLinear(AbstractAnalogLayer):
         if self.tile.drift_compensation == "none" or not compensate:
             r0 = jnp.ones(())
         else:
-            r0 = self._response(device.read(k_read, device_state, 0.0), w_scale, k_ref)
+            g0 = device.read(k_read, device_state, 0.0)
+            r0 = self._response(self._readouts(g0), w_scale, k_ref)
         state = AnalogState(
             device_state, w_scale, r0, None, None, jnp.ones_like(r0), jnp.asarray(0.0)
         )
@@ -223,12 +224,13 @@ class AnalogLinear(AbstractAnalogLayer):
         k_read, k_ref = jr.split(key)
         s = self.state
         g = self.tile.device.read(k_read, s.device_state, t)
+        w_r = self._readouts(g)
         alpha = jnp.ones_like(s.r0)
         if self.tile.drift_compensation != "none" and compensate:
-            r_t = self._response(g, s.w_scale, k_ref)
+            r_t = self._response(w_r, s.w_scale, k_ref)
             alpha = jnp.where(r_t > 0, s.r0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
         t = jnp.asarray(t, g.dtype)
-        state = AnalogState(s.device_state, s.w_scale, s.r0, g, self._readouts(g), alpha, t)
+        state = AnalogState(s.device_state, s.w_scale, s.r0, g, w_r, alpha, t)
         return eqx.tree_at(lambda m: m.state, self, state)
 
     def realised_weight(self) -> Array:

@@ -13,19 +13,10 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 import devices
+from devices._checks import check_int, check_nonnegative, check_positive
 
 from ._converters import ADC, DAC
 from ._mapping import AbstractMapping, Differential
-
-
-def _positive_int(owner: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: `{name}` must be an integer >= 1; got {value!r}.")
-
-
-def _nonnegative(owner: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{owner}: `{name}` must be a number >= 0; got {value!r}.")
 
 
 class Tile(eqx.Module):
@@ -85,10 +76,10 @@ class Tile(eqx.Module):
     drift_compensation: Literal["global", "column", "none"] = "global"
 
     def __check_init__(self):
-        _positive_int("Tile", "rows", self.rows)
-        _positive_int("Tile", "cols", self.cols)
-        _nonnegative("Tile", "out_noise", self.out_noise)
-        _nonnegative("Tile", "w_noise", self.w_noise)
+        check_int("Tile", "rows", self.rows)
+        check_int("Tile", "cols", self.cols)
+        check_nonnegative("Tile", "out_noise", self.out_noise)
+        check_nonnegative("Tile", "w_noise", self.w_noise)
         if self.w_noise_type not in ("additive", "pcm"):
             raise ValueError(
                 f'Tile: `w_noise_type` must be "additive" or "pcm"; got {self.w_noise_type!r}.'
@@ -103,11 +94,9 @@ class Tile(eqx.Module):
                 f'Tile: `drift_compensation` must be "global", "column" or "none"; '
                 f"got {self.drift_compensation!r}."
             )
-        _positive_int("Tile", "max_bm_factor", self.max_bm_factor)
+        check_int("Tile", "max_bm_factor", self.max_bm_factor)
         for name in ("max_bm_res", "v_read", "read_time"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"Tile: `{name}` must be a number > 0; got {value!r}.")
+            check_positive("Tile", name, getattr(self, name))
         tt = self.train_time
         if (
             not isinstance(tt, tuple)

@@ -15,6 +15,8 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
+from devices._checks import check_int
+
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._chip import analog_layers, at_time, program, sample_chip
 from ._linear import AbstractAnalogLayer
@@ -89,11 +91,6 @@ def _check_data(data) -> Dataset:
     return data
 
 
-def _positive_int(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: `{name}` must be an integer >= 1; got {value!r}.")
-
-
 def train(
     model,
     data: Dataset,
@@ -132,8 +129,8 @@ def train(
     """
     owner = "crossbar.train"
     data = _check_data(data)
-    _positive_int(owner, "epochs", epochs)
-    _positive_int(owner, "batch_size", batch_size)
+    check_int(owner, "epochs", epochs)
+    check_int(owner, "batch_size", batch_size)
     n = data.x_train.shape[0]
     if batch_size > n:
         raise ValueError(f"{owner}: `batch_size` {batch_size} exceeds the {n} training examples.")
@@ -243,7 +240,7 @@ def evaluate_drift(
     `mean`, `std`, `median`, `min`, `max`.
     """
     data = _check_data(data)
-    _positive_int("evaluate_drift", "n_chips", n_chips)
+    check_int("evaluate_drift", "n_chips", n_chips)
     times = [float(t) for t in times]
     if not times or any(not np.isfinite(t) or t < 0 for t in times):
         raise ValueError(f"evaluate_drift: `times` must be seconds >= 0; got {times}.")

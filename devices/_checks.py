@@ -24,6 +24,12 @@ def check_finite_number(owner: str, name: str, value: Any) -> None:
         raise ValueError(f"{owner}: `{name}` must be a finite number; got {value!r}.")
 
 
+def check_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
+    """Raise unless `value` is an integer >= `minimum` (bools are not integers here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{owner}: `{name}` must be an integer >= {minimum}; got {value!r}.")
+
+
 def check_positive(owner: str, name: str, value: Any) -> None:
     """Raise unless `value` is a finite number > 0."""
     check_finite_number(owner, name, value)
