@@ -24,6 +24,9 @@ from ._tile import grid, split_rows
 # Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm, joules per operation.
 FP32_ADD, FP32_MULT = 0.9e-12, 3.7e-12
 INT8_ADD, INT8_MULT = 0.03e-12, 0.2e-12
+FP16_ADD, FP16_MULT = 0.4e-12, 1.1e-12
+# 64-bit read of an 8 KB SRAM (the same table).
+SRAM_8KB_WORD = 10e-12
 # int4: not in Horowitz's table; scaled from int8 with the multiplier quadratic and the adder
 # linear in the word width: 0.2/4 + 0.03/2 pJ.
 INT4_MAC = INT8_MULT / 4 + INT8_ADD / 2
@@ -31,6 +34,9 @@ INT4_MAC = INT8_MULT / 4 + INT8_ADD / 2
 #: Neuromorphic chips, joules per synaptic event: TrueNorth (Merolla et al., Science 2014,
 #: static power included) and Loihi (Davies et al., IEEE Micro 2018, per synaptic op).
 NEUROMORPHIC = (("truenorth", 26e-12), ("loihi", 23.6e-12))
+
+#: The components of an analog inference, as named in the report.
+COMPONENTS = ("array_j", "dac_j", "adc_j", "digital_j", "memory_j", "neuron_j")
 
 
 class EnergyModel(eqx.Module):
@@ -50,6 +56,19 @@ class EnergyModel(eqx.Module):
     - `adc_time`: one conversion, s (default 10 ns, a 100 MS/s SAR), for the latency.
     - `neuron_update`: J per LIF neuron per time step (default 0.23 pJ: an int8 multiply-add,
       Horowitz 45 nm, for `beta U + I` and the threshold compare).
+    - `input_encoding`: `"amplitude"` (default): an input drives its row at `v_read |x~|` for
+      the whole read, $E = V^2 x^2 G t$; `"pwm"`: at `v_read` for `|x~| read_time` (pulse-width
+      modulation, as in IBM's HERMES), $E = V^2 |x| G t$. The two agree for spikes.
+    - `adc_during_read`: the ADC converts while the input is applied (integrating and
+      current-controlled-oscillator ADCs): a read takes `max(read_time, adc_time)`, not the sum.
+    - `digital_output`: J per ADC output for the digital work every analog read needs after
+      the ADC: the scaling by the input and weight scales and the sum of the tiles' partial
+      sums (default 1.5 pJ: an fp16 multiply 1.1 pJ + add 0.4 pJ, Horowitz 45 nm).
+    - `sram_word`: J per 64-bit SRAM access (default 10 pJ: an 8 KB SRAM, Horowitz 45 nm). Every
+      read of a layer fetches its input vector (1 bit per spike, DAC bits per analog input) and
+      stores its outputs (16 bits each, the fp16 of `digital_output`); the LIF states stay in
+      registers. The digital baselines pay the same activation traffic with their word width
+      and fetch every weight once per inference. 0 leaves memory out everywhere.
     - `static_power`: W, drawn for the whole latency (default 0).
     - `profiles`: extra neuromorphic-chip profiles, `((name, J per synaptic event), ...)`,
       beside TrueNorth (26 pJ) and Loihi (23.6 pJ).
@@ -57,7 +76,11 @@ class EnergyModel(eqx.Module):
     Digital baselines (Horowitz, ISSCC 2014, 45 nm): fp32 MAC 4.6 pJ (add 0.9 + mult 3.7),
     int8 MAC 0.23 pJ (0.03 + 0.2), int4 MAC 0.065 pJ (scaled from int8), an SNN on a digital
     accelerator: an add per synaptic event (fp32 0.9 pJ, int8 0.03 pJ) and a MAC per
-    non-spike input. Memory traffic (SRAM, DRAM) is left out of every baseline.
+    non-spike input; all of them with the SRAM traffic of `sram_word` (DRAM left out: the
+    weights are assumed to fit on chip, as they do in the analog arrays).
+
+    `EnergyModel.hermes()` gives the constants of IBM's HERMES PCM core as far as they are
+    published.
     """
 
     v_read: float | None = eqx.field(static=True, default=None)
@@ -68,6 +91,10 @@ class EnergyModel(eqx.Module):
     dac_fom: float = eqx.field(static=True, default=0.5e-15)
     adc_time: float = eqx.field(static=True, default=10e-9)
     neuron_update: float = eqx.field(static=True, default=INT8_ADD + INT8_MULT)
+    input_encoding: Literal["amplitude", "pwm"] = eqx.field(static=True, default="amplitude")
+    adc_during_read: bool = eqx.field(static=True, default=False)
+    digital_output: float = eqx.field(static=True, default=FP16_MULT + FP16_ADD)
+    sram_word: float = eqx.field(static=True, default=SRAM_8KB_WORD)
     static_power: float = eqx.field(static=True, default=0.0)
     profiles: tuple = eqx.field(static=True, default=())
 
@@ -77,10 +104,15 @@ class EnergyModel(eqx.Module):
                 check_positive("EnergyModel", name, getattr(self, name))
         for name in ("adc_fom", "sar_5bit", "adc_time"):
             check_positive("EnergyModel", name, getattr(self, name))
-        for name in ("dac_fom", "neuron_update", "static_power"):
+        for name in ("dac_fom", "neuron_update", "digital_output", "sram_word", "static_power"):
             check_nonnegative("EnergyModel", name, getattr(self, name))
         if self.adc not in ("walden", "sar"):
             raise ValueError(f'EnergyModel: `adc` must be "walden" or "sar"; got {self.adc!r}.')
+        if self.input_encoding not in ("amplitude", "pwm"):
+            raise ValueError(
+                'EnergyModel: `input_encoding` must be "amplitude" or "pwm"; '
+                f"got {self.input_encoding!r}."
+            )
         for entry in self.profiles:
             if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
                 raise ValueError(
@@ -88,6 +120,35 @@ class EnergyModel(eqx.Module):
                     f"got {entry!r}."
                 )
             check_positive("EnergyModel", f"profiles[{entry[0]!r}]", entry[1])
+
+    @classmethod
+    def hermes(cls, **overrides) -> EnergyModel:
+        """IBM HERMES's PCM core (14 nm, 256 x 256, 8-bit inputs and outputs), as published.
+
+        - Inputs are pulse-width modulated (`input_encoding="pwm"`) over a read window of
+          133 ns: the time of one 256 x 256 MVM in one-phase mode, from the chip's 63.1 TOPS
+          over 64 cores (2 x 256^2 x 64 / 63.1 TOPS; Le Gallo et al.,
+          Nat. Electron. 2023).
+        - The 256 current-controlled-oscillator ADCs count at 300 ps per LSB while the input
+          is applied (`adc_during_read`; 8 bits: 76.8 ns; Khaddam-Aljameh et al., IEEE JSSC
+          2022).
+        The ADC's energy per conversion is not published apart from the core's total; the
+        Walden default stays, and everything else keeps the defaults (Horowitz 45 nm digital
+        and SRAM energies at a 14 nm chip: an overestimate there).
+        """
+        params = dict(
+            read_time=2 * 256**2 * 64 / 63.1e12,
+            input_encoding="pwm",
+            adc_time=300e-12 * 2**8,
+            adc_during_read=True,
+        )
+        return cls(**{**params, **overrides})
+
+    def read_duration(self, t_read: float) -> float:
+        """Seconds one read of a layer takes: input window and conversion."""
+        if self.adc_during_read:
+            return max(t_read, self.adc_time)
+        return t_read + self.adc_time
 
     def adc_energy(self, bits: int | None) -> float:
         """J per conversion of a `bits`-bit ADC (0 for an ideal one, which has no cost model)."""
@@ -132,18 +193,25 @@ def _count(linear: AnalogLinear, x: jnp.ndarray, model: EnergyModel) -> dict:
     t_read = model.read_time if model.read_time is not None else tile.read_time
     binary = bool(jnp.all((x == 0) | (x == 1)))
     nonzero = jnp.sum(xq != 0)
-    array_j = t_read * v_read**2 * 1e-6 * jnp.sum(xq * xq * _row_conductance(linear))
+    drive = jnp.abs(xq) if model.input_encoding == "pwm" else xq * xq
+    array_j = t_read * v_read**2 * 1e-6 * jnp.sum(drive * _row_conductance(linear))
     dac_conversions = 0 if binary else int(nonzero) * t_c
     adc_conversions = int(jnp.sum(active)) * linear.out_features * tile.mapping.n_readouts
+    # SRAM: each vector's inputs are fetched and its fp16 outputs stored, 64 bits a word.
+    in_bits = 1 if binary else (tile.dac.bits or 32)
+    words = x.shape[0] * (linear.in_features * in_bits + linear.out_features * 16) / 64
     return {
         "array_j": float(array_j),
         "dac_j": dac_conversions * model.dac_energy(tile.dac.bits),
         "adc_j": adc_conversions * model.adc_energy(tile.adc.bits),
+        "digital_j": adc_conversions * model.digital_output,
+        "memory_j": words * model.sram_word,
         "dac_conversions": dac_conversions,
         "adc_conversions": adc_conversions,
         "synops": int(nonzero) * linear.out_features if binary else 0,
         "events": int(nonzero) * linear.out_features,
         "macs": x.shape[0] * linear.in_features * linear.out_features,
+        "vectors": x.shape[0],
         "binary_input": binary,
         "t_read": t_read,
     }
@@ -215,17 +283,22 @@ def estimate_energy(
             "dac_j": c["dac_j"] / n,
             "adc_j": c["adc_j"] / n,
             "neuron_j": steps * neurons * model.neuron_update,
+            "digital_j": c["digital_j"] / n,
+            "memory_j": c["memory_j"] / n,
             "synops": c["synops"] / n,
             "firing_rate": float(jnp.mean(spikes)) if spikes is not None else None,
             "macs": c["macs"] / n,
             "dac_conversions": c["dac_conversions"] / n,
             "adc_conversions": c["adc_conversions"] / n,
             "binary_input": c["binary_input"],
+            "in_features": linear.in_features,
+            "out_features": linear.out_features,
+            "vectors": c["vectors"] / n,
             "events": c["events"] / n,
         }
         rows.append(row)
-        latency += steps * per_step * (c["t_read"] + model.adc_time)
-    totals = {k: sum(r[k] for r in rows) for k in ("array_j", "dac_j", "adc_j", "neuron_j")}
+        latency += steps * per_step * model.read_duration(c["t_read"])
+    totals = {k: sum(r[k] for r in rows) for k in COMPONENTS}
     macs = sum(r["macs"] for r in rows)
     synops = sum(r["synops"] for r in rows)
     # A digital SNN accelerator adds per input spike and multiplies-adds per non-spike input.
@@ -235,11 +308,15 @@ def estimate_energy(
     static = model.static_power * latency
     total = sum(totals.values()) + static
     baselines = {
-        "digital_fp32": macs * (FP32_ADD + FP32_MULT),
-        "digital_int8": macs * (INT8_ADD + INT8_MULT),
-        "digital_int4": macs * INT4_MAC,
-        "snn_digital_fp32": synops * FP32_ADD + dense_in_snn * (FP32_ADD + FP32_MULT),
-        "snn_digital_int8": synops * INT8_ADD + dense_in_snn * (INT8_ADD + INT8_MULT),
+        "digital_fp32": macs * (FP32_ADD + FP32_MULT) + _dense_traffic(rows, 32, model),
+        "digital_int8": macs * (INT8_ADD + INT8_MULT) + _dense_traffic(rows, 8, model),
+        "digital_int4": macs * INT4_MAC + _dense_traffic(rows, 4, model),
+        "snn_digital_fp32": synops * FP32_ADD
+        + dense_in_snn * (FP32_ADD + FP32_MULT)
+        + _snn_traffic(rows, 32, model),
+        "snn_digital_int8": synops * INT8_ADD
+        + dense_in_snn * (INT8_ADD + INT8_MULT)
+        + _snn_traffic(rows, 8, model),
     }
     for name, per_event in NEUROMORPHIC + tuple(model.profiles):
         baselines[name] = events * per_event
@@ -257,13 +334,38 @@ def estimate_energy(
     )
 
 
+def _dense_traffic(rows, bits: int, model: EnergyModel) -> float:
+    """SRAM energy of a dense digital accelerator with `bits`-bit words: every weight fetched
+    once per inference, every vector's inputs fetched and outputs stored."""
+    words = sum(
+        r["in_features"] * r["out_features"] + r["vectors"] * (r["in_features"] + r["out_features"])
+        for r in rows
+    )
+    return words * bits / 64 * model.sram_word
+
+
+def _snn_traffic(rows, bits: int, model: EnergyModel) -> float:
+    """SRAM energy of an event-driven digital SNN: a weight fetched per synaptic event (the
+    fan-out of each spike), spikes read as single bits; layers with non-spike inputs as dense.
+    Membrane potentials stay in registers."""
+    bits_total = 0.0
+    for r in rows:
+        if r["binary_input"]:
+            bits_total += r["synops"] * bits + r["vectors"] * r["in_features"]
+        else:
+            bits_total += (
+                r["in_features"] * r["out_features"] + r["vectors"] * r["in_features"]
+            ) * bits
+    return bits_total / 64 * model.sram_word
+
+
 class EnergyReport(dict):
     """The result of `estimate_energy`: a dict of plain numbers (JSON as it stands), which
     prints as a table, writes itself with `to_json(path)` (atomically) and plots a stacked
     bar chart with `plot(path)`."""
 
     def __str__(self) -> str:
-        cols = f"{'array':>10} {'DAC':>10} {'ADC':>10} {'neurons':>10}"
+        cols = " ".join(f"{c[:-2]:>9}" for c in COMPONENTS)
         head = f"{'layer':>26} | {cols} | {'SynOps':>9} {'rate':>6}"
         lines = [
             f"energy per inference: {_j(self['joules_per_inference'])} "
@@ -274,10 +376,8 @@ class EnergyReport(dict):
         ]
         for r in self["layers"]:
             rate = "" if r["firing_rate"] is None else f"{r['firing_rate']:.3f}"
-            lines.append(
-                f"{r['name']:>26} | {_j(r['array_j']):>10} {_j(r['dac_j']):>10} "
-                f"{_j(r['adc_j']):>10} {_j(r['neuron_j']):>10} | {r['synops']:9.0f} {rate:>6}"
-            )
+            comps = " ".join(f"{_j(r[c]):>9}" for c in COMPONENTS)
+            lines.append(f"{r['name']:>26} | {comps} | {r['synops']:9.0f} {rate:>6}")
         lines.append(
             f"MACs {self['macs']:.0f}, SynOps {self['synops']:.0f}; baselines per inference:"
         )
@@ -292,7 +392,7 @@ class EnergyReport(dict):
         atomic_write_json(path, dict(self))
 
     def plot(self, path):
-        """A stacked bar per layer (array, DAC, ADC, neurons); None without matplotlib."""
+        """A stacked bar per layer and component; None without matplotlib."""
         try:
             import io
 
@@ -305,7 +405,7 @@ class EnergyReport(dict):
         fig, ax = plt.subplots(figsize=(6, 4))
         names = [r["name"] for r in self["layers"]]
         bottom = np.zeros(len(names))
-        for comp in ("array_j", "dac_j", "adc_j", "neuron_j"):
+        for comp in COMPONENTS:
             values = np.array([r[comp] for r in self["layers"]]) * 1e12
             ax.bar(names, values, bottom=bottom, label=comp[:-2])
             bottom += values

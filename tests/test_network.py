@@ -221,6 +221,9 @@ def test_demo_on_a_tiny_setting(tmp_path):
             "binary_input",
             "dac_conversions",
             "adc_conversions",
+            "in_features",
+            "out_features",
+            "vectors",
         )
         for k in energy["layers"][0]
     )
