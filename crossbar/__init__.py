@@ -11,6 +11,9 @@ from ._chip import analog_layers as analog_layers
 from ._chip import at_time as at_time
 from ._chip import program as program
 from ._chip import sample_chip as sample_chip
+from ._circuit import IRDrop as IRDrop
+from ._circuit import ir_drop_aihwkit as ir_drop_aihwkit
+from ._circuit import solve_ir_drop as solve_ir_drop
 from ._conv import AnalogConv2d as AnalogConv2d
 from ._conv import ChannelNorm as ChannelNorm
 from ._conv import fold_norms as fold_norms

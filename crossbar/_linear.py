@@ -28,6 +28,8 @@ class AnalogState(eqx.Module):
       (`mapping.readout_weights(g)`), computed once per read so forward passes don't redo it.
     - `alpha`: the drift-compensation factor of that read (1 when off).
     - `t`: the time of that read, seconds since programming.
+    - `adc_errors`: each ADC's `(gain, offset)`, `(n_readouts, T_r, T_c, cols)` each, drawn
+      at programming when the tile has `adc_gain` or `adc_offset`; else None.
     """
 
     device_state: eqx.Module
@@ -37,6 +39,7 @@ class AnalogState(eqx.Module):
     w_r: Array | None
     alpha: Array
     t: Array
+    adc_errors: tuple[Array, Array] | None = None
 
 
 class AbstractAnalogLayer(eqx.Module):
@@ -170,10 +173,11 @@ class AnalogLinear(AbstractAnalogLayer):
         device = self.tile.device
         return self.tile.mapping.readout_weights(g, device.g_min, device.g_max)
 
-    def _analog(self, w_r: Array, w_scale: Array, x: Array, key) -> Array:
+    def _analog(self, s: AnalogState, x: Array, key) -> Array:
         """The analog output `(out_features,)`: tiles, digital rescale and row-tile sum."""
         t_r, _, rows, _ = grid(self.in_features, self.out_features, self.tile)
-        y = analog_mvm(self.tile, w_r, split_rows(x, t_r, rows), key)
+        w_scale = s.w_scale
+        y = analog_mvm(self.tile, s.w_r, split_rows(x, t_r, rows), key, s.g, s.adc_errors)
         y = y * (w_scale[None, :, :] if w_scale.ndim else w_scale)
         return y.sum(0).reshape(-1)[: self.out_features]
 
@@ -208,8 +212,15 @@ class AnalogLinear(AbstractAnalogLayer):
         else:
             g0 = device.read(k_read, device_state, 0.0)
             r0 = self._response(self._readouts(g0), w_scale, k_ref)
+        adc_errors = None
+        if self.tile.has_adc_errors:
+            k_gain, k_off = jr.split(jr.fold_in(key, 7))
+            t_r, t_c, _, cols = grid(self.in_features, self.out_features, self.tile)
+            shape = (self.tile.mapping.n_readouts, t_r, t_c, cols)
+            gain = 1.0 + self.tile.adc_gain * jr.normal(k_gain, shape)
+            adc_errors = (gain, self.tile.adc_offset * jr.normal(k_off, shape))
         state = AnalogState(
-            device_state, w_scale, r0, None, None, jnp.ones_like(r0), jnp.asarray(0.0)
+            device_state, w_scale, r0, None, None, jnp.ones_like(r0), jnp.asarray(0.0), adc_errors
         )
         return eqx.tree_at(lambda m: m.state, self, state, is_leaf=lambda x: x is None)
 
@@ -230,7 +241,7 @@ class AnalogLinear(AbstractAnalogLayer):
             r_t = self._response(w_r, s.w_scale, k_ref)
             alpha = jnp.where(r_t > 0, s.r0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
         t = jnp.asarray(t, g.dtype)
-        state = AnalogState(s.device_state, s.w_scale, s.r0, g, w_r, alpha, t)
+        state = AnalogState(s.device_state, s.w_scale, s.r0, g, w_r, alpha, t, s.adc_errors)
         return eqx.tree_at(lambda m: m.state, self, state)
 
     def realised_weight(self) -> Array:
@@ -279,7 +290,7 @@ class AnalogLinear(AbstractAnalogLayer):
                 )
             self._need_key(key, tile.periphery_is_noisy, "draws periphery noise")
         key = key if tile.periphery_is_noisy else None
-        y = self._analog(s.w_r, s.w_scale, x, key) * s.alpha
+        y = self._analog(s, x, key) * s.alpha
         return y + self.bias if self.bias is not None else y
 
     def _need_key(self, key, noisy: bool, what: str) -> None:

@@ -15,7 +15,8 @@ from jaxtyping import Array, PRNGKeyArray
 import devices
 from devices._checks import check_int, check_nonnegative, check_positive
 
-from ._converters import ADC, DAC
+from ._circuit import IRDrop, ideal_currents, ir_drop_aihwkit, solve_ir_drop
+from ._converters import ADC, DAC, clip_symmetric
 from ._mapping import AbstractMapping, Differential
 
 
@@ -56,6 +57,22 @@ class Tile(eqx.Module):
     - `drift_compensation`: `"global"` (default), `"column"` or `"none"`: how `at_time`
       rescales outputs, from the response to one-hot inputs (aihwkit's
       `GlobalDriftCompensation`, and a per-column variant).
+
+    The circuit (step 3 computed from currents instead of `W x~`):
+
+    - `ir_drop`: `crossbar.IRDrop(r_wire=...)` for resistive wires (the exact nodal solve, or
+      aihwkit's approximation), or None (default: ideal wires).
+    - `nonlinear_iv`: the cells follow `device.current(g, v)` at `v = v_read x~` instead of
+      Ohm's law (default False), in the ideal and in the IR-drop solve.
+    - `i_max`: the largest current a column amplifier takes, uA (saturating beyond; default
+      None, no limit).
+    - `adc_offset`, `adc_gain`: standard deviations of each ADC's offset (tile output units)
+      and relative gain error, drawn once per chip at programming (default 0).
+
+    With any of `ir_drop` (exact), `nonlinear_iv` or `i_max`, every array of a tile is solved
+    as a circuit: row `i` driven at `v_read x~_i`, the column currents divided by `v_read` and
+    mapped back to tile units as the conductances are. The drift compensation's one-hot
+    reference stays elementwise (no IR drop on a single active row: small by construction).
     """
 
     device: devices.AbstractDevice = devices.Ideal()
@@ -74,6 +91,11 @@ class Tile(eqx.Module):
     read_time: float = 10e-9
     train_time: tuple[float, float] = (1.0, 1.0)
     drift_compensation: Literal["global", "column", "none"] = "global"
+    ir_drop: IRDrop | None = None
+    nonlinear_iv: bool = False
+    i_max: float | None = None
+    adc_offset: float = 0.0
+    adc_gain: float = 0.0
 
     def __check_init__(self):
         check_int("Tile", "rows", self.rows)
@@ -95,6 +117,18 @@ class Tile(eqx.Module):
                 f"got {self.drift_compensation!r}."
             )
         check_int("Tile", "max_bm_factor", self.max_bm_factor)
+        check_nonnegative("Tile", "adc_offset", self.adc_offset)
+        check_nonnegative("Tile", "adc_gain", self.adc_gain)
+        if self.i_max is not None:
+            check_positive("Tile", "i_max", self.i_max)
+        if self.ir_drop is not None and not isinstance(self.ir_drop, IRDrop):
+            raise ValueError(
+                f"Tile: `ir_drop` must be a crossbar.IRDrop or None; got {self.ir_drop!r}."
+            )
+        if not isinstance(self.nonlinear_iv, bool):
+            raise ValueError(
+                f"Tile: `nonlinear_iv` must be True or False; got {self.nonlinear_iv!r}."
+            )
         for name in ("max_bm_res", "v_read", "read_time"):
             check_positive("Tile", name, getattr(self, name))
         tt = self.train_time
@@ -126,6 +160,16 @@ class Tile(eqx.Module):
         return self.out_noise > 0 or self.w_noise > 0
 
     @property
+    def is_circuit(self) -> bool:
+        """Whether the MVM is computed from solved currents (conductances needed)."""
+        exact = self.ir_drop is not None and self.ir_drop.method == "exact"
+        return exact or self.nonlinear_iv or self.i_max is not None
+
+    @property
+    def has_adc_errors(self) -> bool:
+        return self.adc_offset > 0 or self.adc_gain > 0
+
+    @property
     def bm_rounds(self) -> int:
         """The most passes iterative bound management can take."""
         limit = float(self.max_bm_factor)
@@ -150,19 +194,80 @@ def _noise_var(tile: Tile, x: Array, w_r: Array) -> Array | None:
     return var
 
 
-def _one_pass(tile: Tile, w_r: Array, x: Array, scale: Array, key: PRNGKeyArray | None):
+def _circuit_mvm(tile: Tile, g: Array, xq: Array) -> Array:
+    """Step 3 from currents: `(n_readouts, T_r, T_c, C)` in tile units.
+
+    `g`: conductances `(n_arrays, T_r, T_c, R, C)`, uS; `xq`: converted inputs `(T_r, T_c, R)`.
+    """
+    device = tile.device
+    current = device.current if tile.nonlinear_iv else None
+    v = tile.v_read * xq
+    ir = tile.ir_drop
+    if ir is not None and ir.method == "exact":
+
+        def solve(g, v):
+            return solve_ir_drop(
+                g,
+                v,
+                ir.r_wire,
+                current=current,
+                rtol=ir.rtol,
+                max_iter=ir.max_iter,
+                newton_steps=ir.newton_steps,
+            )
+    else:
+
+        def solve(g, v):
+            return ideal_currents(g, v, current)
+
+    per_tile = jax.vmap(jax.vmap(solve))  # over (T_r, T_c)
+    i = jax.vmap(per_tile, in_axes=(0, None))(g, v)  # (n_arrays, T_r, T_c, C), uA
+    if tile.i_max is not None:
+        i = clip_symmetric(i, tile.i_max)
+    return device_readouts(tile, i / tile.v_read)
+
+
+def device_readouts(tile: Tile, g: Array) -> Array:
+    """The mapping's readout weights of conductance-like arrays `(n_arrays, ...)`."""
+    return tile.mapping.readout_weights(g, tile.device.g_min, tile.device.g_max)
+
+
+def _one_pass(
+    tile: Tile,
+    w_r: Array,
+    x: Array,
+    scale: Array,
+    key: PRNGKeyArray | None,
+    g: Array | None = None,
+    adc_errors: tuple[Array, Array] | None = None,
+):
     """Steps 2 to 5 for every tile: `(combined y (T_r, T_c, C), clipped (T_r, T_c))`.
 
     `w_r`: `(n_readouts, T_r, T_c, R, C)`; `x`: `(T_r, R)`; `scale`: `(T_r, T_c)`, the
-    reciprocal input scale of each tile.
+    reciprocal input scale of each tile; `g`: the conductances, needed by circuit tiles;
+    `adc_errors`: each ADC's `(gain, offset)`, `(n_readouts, T_r, T_c, C)`.
     """
     g_min, g_max = tile.device.g_min, tile.device.g_max
     xq = tile.dac(x[:, None, :], scale)  # (T_r, T_c, R)
-    y = jnp.einsum("tcr,ntcrj->ntcj", xq, w_r)
+    if tile.is_circuit:
+        y = _circuit_mvm(tile, g, xq)
+    else:
+        y = jnp.einsum("tcr,ntcrj->ntcj", xq, w_r)
+    ir = tile.ir_drop
+    if ir is not None and ir.method == "aihwkit":
+
+        def approx(w, x):
+            return ir_drop_aihwkit(w, x, ir.scale, ir.g_ratio)
+
+        per_tile = jax.vmap(jax.vmap(approx))  # over (T_r, T_c)
+        y = y - jax.vmap(per_tile, in_axes=(0, None))(w_r, xq)
     var = _noise_var(tile, xq, w_r)
     if var is not None:
         std = jnp.sqrt(var)
         y = y + jnp.broadcast_to(std, y.shape) * jr.normal(key, y.shape, y.dtype)
+    if adc_errors is not None:
+        gain, offset = adc_errors
+        y = y * gain + offset
     y = tile.adc.round(y)
     clipped = jnp.any(tile.adc.clip(y) != y, axis=(0, 3))  # beyond the bound after rounding
     y = tile.adc.clip(y)
@@ -170,7 +275,14 @@ def _one_pass(tile: Tile, w_r: Array, x: Array, scale: Array, key: PRNGKeyArray 
     return tile.mapping.combine(y, x_sum, g_min, g_max), clipped
 
 
-def analog_mvm(tile: Tile, w_r: Array, x: Array, key: PRNGKeyArray | None) -> Array:
+def analog_mvm(
+    tile: Tile,
+    w_r: Array,
+    x: Array,
+    key: PRNGKeyArray | None,
+    g: Array | None = None,
+    adc_errors: tuple[Array, Array] | None = None,
+) -> Array:
     """The analog outputs of a grid of tiles for one input vector, before digital rescaling.
 
     **Arguments:**
@@ -180,6 +292,8 @@ def analog_mvm(tile: Tile, w_r: Array, x: Array, key: PRNGKeyArray | None) -> Ar
       units (from the read conductances through `tile.mapping.readout_weights`).
     - `x`: the input, split over row tiles and zero-padded, `(T_r, rows)`.
     - `key`: for the periphery noise, or None when the tile has none.
+    - `g`: the read conductances `(n_arrays, T_r, T_c, rows, cols)`, uS (circuit tiles).
+    - `adc_errors`: each ADC's `(gain, offset)` drawn for this chip, or None.
 
     **Returns:** `(T_r, T_c, cols)`: each tile's output times its input scale and bound
     management reduction, in tile units (the DAC scale undone, the weight scale not yet).
@@ -193,7 +307,7 @@ def analog_mvm(tile: Tile, w_r: Array, x: Array, key: PRNGKeyArray | None) -> Ar
     inv = jnp.broadcast_to(inv[:, None], (t_r, t_c))
 
     if tile.bound_management == "none":
-        y, _ = _one_pass(tile, w_r, x, inv, key)
+        y, _ = _one_pass(tile, w_r, x, inv, key, g, adc_errors)
         y = y * (1.0 / inv)[..., None]  # aihwkit: y * (out_scale / scale)
     else:
         limit = float(tile.max_bm_factor)
@@ -206,7 +320,7 @@ def analog_mvm(tile: Tile, w_r: Array, x: Array, key: PRNGKeyArray | None) -> Ar
             k, red, done, y_out = carry
             scale = inv / red
             sub = None if key is None else jr.fold_in(key, k)
-            y, clipped = _one_pass(tile, w_r, x, scale, sub)
+            y, clipped = _one_pass(tile, w_r, x, scale, sub, g, adc_errors)
             passed = ~clipped | (red > limit)
             if res > 0:
                 passed = passed | (red > tile.max_bm_res / res)
