@@ -50,6 +50,8 @@ from ._network import MaxPool2d as MaxPool2d
 from ._network import SpikingNetwork as SpikingNetwork
 from ._network import as_digital as as_digital
 from ._network import map_tiles as map_tiles
+from ._sweep import SweepResult as SweepResult
+from ._sweep import sweep as sweep
 from ._tile import Tile as Tile
 from ._train import evaluate_drift as evaluate_drift
 from ._train import train as train

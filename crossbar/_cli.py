@@ -1,4 +1,4 @@
-"""The `crossbar` command line: `demo`, `train`, `evaluate`, `energy`, `device-study`."""
+"""The `crossbar` command line: `demo`, `train`, `evaluate`, `energy`, `sweep`, `device-study`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from ._demo import (
 from ._device_study import DEMO_TIMES, device_study, format_study
 from ._energy import EnergyModel, estimate_energy
 from ._io import atomic_write_json
+from ._sweep import sweep
 from ._train import evaluate_drift, train
 from .data import Dataset, arrays, digits
 
@@ -191,6 +192,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the report as JSON to this file (and a bar chart beside it, .png)",
     )
 
+    sw = sub.add_parser(
+        "sweep",
+        help="accuracy and output error of a checkpoint over a grid of tile/device parameters",
+        description="Program many chips with a checkpoint from `crossbar train` at every point "
+        "of a grid of parameters (--param name=v1,v2,... repeated; names: t, r_wire, "
+        "stuck_fraction, tile.<field>, dac.<field>, adc.<field>, device.<field>) and write "
+        "OUT.csv, OUT.json (after every point; rerun to resume) and OUT.png.",
+    )
+    _checkpoint_argument(sw, "checkpoint written by `crossbar train`")
+    _data_argument(sw)
+    sw.add_argument(
+        "--param",
+        action="append",
+        required=True,
+        metavar="NAME=V1,V2,...",
+        help="a swept parameter and its values (repeat for a grid)",
+    )
+    sw.add_argument("--chips", type=int, default=8, help="Monte-Carlo chips per point (default: 8)")
+    sw.add_argument(
+        "--time", type=float, default=86400.0, help="read time when t is not swept (default: 86400)"
+    )
+    sw.add_argument("--examples", type=int, default=None, help="test examples (default: all)")
+    sw.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+    sw.add_argument(
+        "--out", type=Path, required=True, help="output stem: OUT.csv, OUT.json, OUT.png"
+    )
+
     study = sub.add_parser(
         "device-study",
         help="program many devices of one model and read them at chosen times",
@@ -328,6 +356,47 @@ def _evaluate(args) -> None:
         print(f"written: {atomic_write_json(args.out, result)}")
 
 
+def _param(spec: str) -> tuple[str, list]:
+    name, sep, values = spec.partition("=")
+    if not sep or not name or not values:
+        raise ValueError(f"--param must be NAME=V1,V2,...; got {spec!r}.")
+    out = []
+    for v in values.split(","):
+        try:
+            number = float(v)
+            out.append(
+                int(number) if number.is_integer() and "." not in v and "e" not in v else number
+            )
+        except ValueError:
+            out.append({"true": True, "false": False, "none": None}.get(v.lower(), v))
+    return name, out
+
+
+def _sweep(args) -> None:
+    model = _load_trained(args.checkpoint)
+    data = _load_data(args.data)
+    grid = dict(_param(p) for p in args.param)
+    result = sweep(
+        model,
+        data,
+        grid,
+        key=jr.PRNGKey(args.seed),
+        n_chips=args.chips,
+        t=args.time,
+        n_test=args.examples,
+        path=args.out,
+    )
+    for row in result:
+        params = ", ".join(f"{n}={row[n]}" for n in result.params)
+        print(
+            f"{params}: accuracy {row['accuracy_median']:.3f} "
+            f"[{row['accuracy_min']:.3f}, {row['accuracy_max']:.3f}], "
+            f"output error {row['output_error_median']:.3f}"
+        )
+    png = result.plot(args.out.with_suffix(".png"))
+    print(f"written: {args.out}.csv, {args.out}.json" + (f", {png}" if png else ""))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -339,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _evaluate(args)
         elif args.command == "energy":
             _energy(args)
+        elif args.command == "sweep":
+            _sweep(args)
         elif args.command == "device-study":
             _run_study(args.device, args.targets, args.times, args.n_devices, args.seed, args.out)
     except (ValueError, FileNotFoundError) as e:

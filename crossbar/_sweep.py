@@ -1,0 +1,351 @@
+"""Non-ideality studies: a grid over tile and device parameters, many chips per point,
+sharded over every JAX device, written as it goes and resumable."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import itertools
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import PRNGKeyArray
+
+import devices
+from devices._checks import check_int
+
+from ._chip import analog_layers, at_time, program
+from ._circuit import IRDrop
+from ._io import atomic_write_bytes, atomic_write_json
+from ._network import as_digital, map_tiles
+from ._tile import Tile
+from .data import Dataset
+
+#: Parameters that are not a field of `Tile`, its converters or its device.
+SPECIAL = {
+    "t": "seconds since programming",
+    "r_wire": "ohms per wire segment (exact IR drop unless the tile's IRDrop says otherwise)",
+    "stuck_fraction": "stuck cells, half at g_min and half at g_max (devices.StuckAt)",
+}
+
+
+def _allowed() -> str:
+    tile = [f"tile.{f.name}" for f in dataclasses.fields(Tile) if f.name not in ("dac", "adc")]
+    return (
+        ", ".join(sorted(SPECIAL))
+        + ", dac.<field>, adc.<field>, device.<field> (the tile's device), "
+        + ", ".join(tile)
+    )
+
+
+def _check_name(name: str, model) -> None:
+    tile = analog_layers(model)[0].tile
+    if name in SPECIAL:
+        return
+    head, _, field = name.partition(".")
+    target = {"tile": tile, "dac": tile.dac, "adc": tile.adc, "device": tile.device}.get(head)
+    names = [f.name for f in dataclasses.fields(target)] if target is not None else []
+    if not field or field not in names:
+        raise ValueError(
+            f"sweep: unknown parameter {name!r}. Allowed: {_allowed()}"
+            + (f"; fields of {type(target).__name__}: {', '.join(names)}" if names else "")
+            + "."
+        )
+
+
+def _replace(module, field: str, value):
+    """`module` with one field changed, through its constructor (checks run again)."""
+    kwargs = {f.name: getattr(module, f.name) for f in dataclasses.fields(module) if f.init}
+    kwargs[field] = value
+    return type(module)(**kwargs)
+
+
+def _apply(tile: Tile, name: str, value) -> Tile:
+    """`tile` with the parameter `name` set to `value`."""
+    if name == "r_wire":
+        ir = tile.ir_drop if tile.ir_drop is not None else IRDrop()
+        return _replace(tile, "ir_drop", _replace(ir, "r_wire", float(value)))
+    if name == "stuck_fraction":
+        f = float(value) / 2
+        return _replace(tile, "device", devices.StuckAt(tile.device, p_low=f, p_high=f))
+    head, _, field = name.partition(".")
+    if head == "tile":
+        return _replace(tile, field, value)
+    return _replace(tile, head, _replace(getattr(tile, head), field, value))
+
+
+def _memory_estimate(model, n_test: int, n_chips: int) -> int:
+    """Bytes one point needs at once (float32): per chip the conductance arrays in their
+    several forms (programmed state, read conductances, readout weights, temporaries), and
+    per chip and test example the widest activation."""
+    cells = 0
+    for layer in analog_layers(model):
+        t = layer.tile
+        rows, cols = min(t.rows, layer.in_features), min(t.cols, layer.out_features)
+        tiles = -(-layer.in_features // rows) * -(-layer.out_features // cols)
+        cells += t.mapping.n_arrays * tiles * rows * cols
+    widest = max(max(layer.in_features, layer.out_features) for layer in analog_layers(model))
+    return 4 * n_chips * (6 * cells + 4 * n_test * widest)
+
+
+def _mesh(n_chips: int) -> Mesh:
+    """Every device: as many on the chips axis as divide `n_chips`, the rest on the batch."""
+    devs = jax.devices()
+    d_chips = math.gcd(len(devs), n_chips)
+    return Mesh(np.array(devs).reshape(d_chips, len(devs) // d_chips), ("chips", "batch"))
+
+
+@eqx.filter_jit
+def _point(model, x, y, mask, ex_keys, t, chip_keys, reference):
+    """Per chip: accuracy (labels) and the relative RMS error of the outputs against the
+    digital network's (`reference`), over the real (unmasked) examples."""
+
+    def one_chip(k):
+        k_prog, k_read = jr.split(k)
+        chip = at_time(program(model, k_prog), t, k_read)
+        out = jax.vmap(lambda x, k: chip(x, key=k))(x, ex_keys)
+        correct = jnp.sum(jnp.where(mask, jnp.argmax(out, -1) == y, False))
+        err = jnp.sum(jnp.where(mask[:, None], (out - reference) ** 2, 0.0))
+        ref = jnp.sum(jnp.where(mask[:, None], reference**2, 0.0))
+        return correct / jnp.sum(mask), jnp.sqrt(err / ref)
+
+    return jax.vmap(one_chip)(chip_keys)
+
+
+def _fingerprint(model, config: dict) -> str:
+    leaves = [np.asarray(v) for v in jax.tree.leaves(eqx.filter(model, eqx.is_array))]
+    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    for leaf in leaves:
+        h.update(leaf.tobytes())
+    return h.hexdigest()[:16]
+
+
+class SweepResult(list):
+    """The rows of a sweep (one dict per grid point: the parameters, then `accuracy` and
+    `output_error` as `median`, `mean`, `std`, `min`, `max` over chips and the per-chip
+    lists); `to_csv`, `to_json` and `plot`."""
+
+    def __init__(self, rows, params: Sequence[str], meta: dict):
+        super().__init__(rows)
+        self.params = list(params)
+        self.meta = meta
+
+    def to_json(self, path) -> None:
+        atomic_write_json(path, {"meta": self.meta, "params": self.params, "rows": list(self)})
+
+    def to_csv(self, path) -> None:
+        buf = io.StringIO()
+        stats = [f"{m}_{s}" for m in ("accuracy", "output_error") for s in _STATS]
+        writer = csv.writer(buf)
+        writer.writerow(self.params + stats)
+        for row in self:
+            writer.writerow([row[p] for p in self.params] + [row[s] for s in stats])
+        atomic_write_bytes(path, buf.getvalue().encode())
+
+    def plot(self, path, metric: str = "accuracy"):
+        """One panel per parameter: the median over chips (and over the other parameters'
+        values) with the chip-to-chip range shaded. None without matplotlib."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return None
+        fig, axes = plt.subplots(1, len(self.params), figsize=(4 * len(self.params), 3.2))
+        axes = np.atleast_1d(axes)
+        for ax, p in zip(axes, self.params):
+            values = sorted({row[p] for row in self}, key=lambda v: (isinstance(v, str), v))
+            chips = [
+                np.concatenate([row[f"{metric}_chips"] for row in self if row[p] == v])
+                for v in values
+            ]
+            xs = np.arange(len(values)) if any(isinstance(v, str) for v in values) else values
+            med = [np.median(c) for c in chips]
+            ax.fill_between(xs, [c.min() for c in chips], [c.max() for c in chips], alpha=0.3)
+            ax.plot(xs, med, "o-")
+            if p in ("t", "r_wire") and all(isinstance(v, (int, float)) and v > 0 for v in values):
+                ax.set_xscale("log")
+            ax.set_xlabel(p)
+            ax.set_ylabel(metric.replace("_", " "))
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        return atomic_write_bytes(path, buf.getvalue())
+
+
+_STATS = ("median", "mean", "std", "min", "max")
+
+
+def _stats(name: str, values: np.ndarray) -> dict:
+    values = np.asarray(values, np.float64)
+    out = {f"{name}_{s}": float(getattr(np, s)(values)) for s in _STATS}
+    out[f"{name}_chips"] = values.tolist()
+    return out
+
+
+def sweep(
+    model,
+    data: Dataset,
+    grid: Mapping[str, Sequence],
+    *,
+    key: PRNGKeyArray,
+    n_chips: int = 8,
+    t: float = 86400.0,
+    n_test: int | None = None,
+    path: str | os.PathLike | None = None,
+    max_bytes: int | None = None,
+) -> SweepResult:
+    """Accuracy and output error over a grid of tile and device parameters, many chips each.
+
+    **Arguments:**
+
+    - `model`: a trained network with analog layers (e.g. a `SpikingNetwork`).
+    - `data`: a `crossbar.data.Dataset`; its test split (the first `n_test` examples, default
+      all) is evaluated.
+    - `grid`: `{name: values}`; the points are the Cartesian product, in order. Names: `t`
+      (seconds since programming), `r_wire` (exact IR drop), `stuck_fraction`,
+      `tile.<field>` (`tile.out_noise`, `tile.rows`, ...), `dac.<field>` / `adc.<field>`
+      (`adc.bits`), `device.<field>` (`device.prog_noise_scale`, `device.drift_scale`, ...).
+    - `key`: every point uses the same chip keys (common random numbers: differences between
+      points are the parameters', not the draws').
+    - `n_chips`: Monte-Carlo chips per point, all under one `vmap`; `t`: the read time when
+      `t` is not swept.
+    - `path`: a stem: `path.csv` and `path.json` are rewritten atomically after every point;
+      an interrupted sweep called again with the same arguments resumes after its last
+      finished point (other arguments: an error, the files are left as they are).
+    - `max_bytes`: refuse points estimated to need more memory (default: the machine's).
+
+    Chips and test examples are sharded over every JAX device (`jax.devices()`: all cores
+    or GPUs; several hosts after `jax.distributed.initialize()`): as many devices on the
+    chips axis as divide `n_chips`, the rest on the examples. The numbers do not depend on
+    the number of devices.
+
+    **Returns:** a `SweepResult` (a list of rows; `to_csv`, `to_json`, `plot`).
+    """
+    if not isinstance(data, Dataset):
+        raise ValueError(
+            f"sweep: `data` must be a crossbar.data.Dataset; got {type(data).__name__}."
+        )
+    if not analog_layers(model):
+        raise ValueError("sweep: `model` has no analog layers to vary.")
+    check_int("sweep", "n_chips", n_chips)
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValueError(
+            f"sweep: `grid` must be a non-empty {{name: values}} mapping; got {grid!r}."
+        )
+    for name, values in grid.items():
+        _check_name(name, model)
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(
+                f"sweep: the values of {name!r} must be a non-empty list; got {values!r}."
+            )
+    x, y = np.asarray(data.x_test), np.asarray(data.y_test)
+    if n_test is not None:
+        check_int("sweep", "n_test", n_test)
+        x, y = x[:n_test], y[:n_test]
+    need = _memory_estimate(model, len(x), n_chips)
+    limit = max_bytes if max_bytes is not None else _physical_memory()
+    if need > limit:
+        raise ValueError(
+            f"sweep: one point would need about {need / 2**30:.2f} GiB ({n_chips} chips x "
+            f"{len(x)} examples), more than the {limit / 2**30:.2f} GiB allowed; use fewer "
+            "chips (`n_chips`) or examples (`n_test`), or raise `max_bytes`."
+        )
+    names = list(grid)
+    points = list(itertools.product(*(list(grid[n]) for n in names)))
+    config = {
+        "grid": {n: list(grid[n]) for n in names},
+        "n_chips": n_chips,
+        "t": t,
+        "n_test": len(x),
+        "key": np.asarray(jax.random.key_data(key)).tolist(),
+    }
+    meta = {"fingerprint": _fingerprint(model, config), **config}
+    rows = _resume(path, meta) if path is not None else []
+
+    mesh = _mesh(n_chips)
+    d_batch = mesh.shape["batch"]
+    k_chips, k_ex = jr.split(key)
+    chip_keys = jax.device_put(
+        jr.split(k_chips, n_chips), NamedSharding(mesh, PartitionSpec("chips"))
+    )
+    pad = -len(x) % d_batch
+    ex_keys = jr.split(k_ex, len(x))
+    batch = NamedSharding(mesh, PartitionSpec("batch"))
+
+    def shard(a):
+        return jax.device_put(jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)), batch)
+
+    xs, ys = shard(jnp.asarray(x)), shard(jnp.asarray(y))
+    mask = shard(jnp.ones(len(x), bool))
+    ex_keys = shard(ex_keys)
+    digital = as_digital(model)
+    reference = shard(jax.vmap(lambda x: digital(x, key=jr.PRNGKey(0)))(jnp.asarray(x)))
+
+    for point in points[len(rows) :]:
+        params = dict(zip(names, point))
+        variant = map_tiles(model, lambda tile: _tiles(tile, params))
+        t_point = jnp.asarray(float(params.get("t", t)))
+        acc, err = _point(variant, xs, ys, mask, ex_keys, t_point, chip_keys, reference)
+        rows.append(
+            {
+                **{n: _plain(v) for n, v in params.items()},
+                **_stats("accuracy", np.asarray(acc)),
+                **_stats("output_error", np.asarray(err)),
+            }
+        )
+        result = SweepResult(rows, names, meta)
+        if path is not None:
+            result.to_json(Path(f"{path}.json"))
+            result.to_csv(Path(f"{path}.csv"))
+    return SweepResult(rows, names, meta)
+
+
+def _tiles(tile: Tile, params: dict) -> Tile:
+    for name, value in params.items():
+        if name != "t":
+            tile = _apply(tile, name, value)
+    return tile
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def _resume(path, meta: dict) -> list:
+    """The finished rows of an earlier run of the same sweep, or [] if there is none."""
+    file = Path(f"{path}.json")
+    if not file.exists():
+        return []
+    try:
+        saved = json.loads(file.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"sweep: {file} exists but is not a sweep's JSON ({e}); move it away."
+        ) from e
+    if saved.get("meta") != meta:
+        raise ValueError(
+            f"sweep: {file} holds a different sweep (other model, grid, chips, time or key); "
+            "it is left untouched. Choose another `path` or remove it."
+        )
+    return list(saved["rows"])

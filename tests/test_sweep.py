@@ -1,0 +1,104 @@
+"""Sweeps: the grid, resuming, sharding over devices, and bad input."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax.random as jr
+import numpy as np
+import pytest
+
+import crossbar
+import devices
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import jax.random as jr
+    import numpy as np
+    import crossbar, devices
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (40, 12)).astype(np.float32)
+    y = (x[:, :3].argmax(1)).astype(np.int32)
+    data = crossbar.data.arrays(x, y, x[:30], y[:30])
+    tile = crossbar.Tile(device=devices.PCM(), rows=8, cols=8, dac=crossbar.DAC(bits=6),
+                         adc=crossbar.ADC(bits=6, bound=8.0))
+    net = crossbar.AnalogLinear(12, 3, tile=tile, key=jr.PRNGKey(0))
+    r = crossbar.sweep(net, data, {"tile.out_noise": [0.0, 0.1], "t": [1.0, 1e6]},
+                       key=jr.PRNGKey(1), n_chips=6)
+    import jax
+    print(json.dumps({"devices": len(jax.devices()), "rows": list(r)}))
+    """
+)
+
+
+def _run_child(n_devices: int) -> dict:
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
+    env["JAX_PLATFORMS"] = "cpu"
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_sharded_over_four_devices_gives_the_same_numbers():
+    one, four = _run_child(1), _run_child(4)
+    assert one["devices"] == 1 and four["devices"] == 4
+    assert len(one["rows"]) == 4
+    for a, b in zip(one["rows"], four["rows"]):
+        assert a["accuracy_chips"] == b["accuracy_chips"]
+        np.testing.assert_allclose(a["output_error_chips"], b["output_error_chips"], rtol=1e-5)
+    # Output noise and a year of drift both raise the output error.
+    err = {(r["tile.out_noise"], r["t"]): r["output_error_median"] for r in one["rows"]}
+    assert err[(0.1, 1.0)] > err[(0.0, 1.0)] and err[(0.0, 1e6)] > err[(0.0, 1.0)]
+
+
+def small():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (30, 10)).astype(np.float32)
+    y = x[:, :2].argmax(1).astype(np.int32)
+    tile = crossbar.Tile(device=devices.PCM(), rows=8, cols=8)
+    net = crossbar.AnalogLinear(10, 2, tile=tile, key=jr.PRNGKey(0))
+    return net, crossbar.data.arrays(x, y, x, y)
+
+
+def test_results_written_as_they_come_and_resumed(tmp_path):
+    net, data = small()
+    grid = {"stuck_fraction": [0.0, 0.2], "adc.bits": [4, 8]}
+    path = tmp_path / "study"
+    full = crossbar.sweep(net, data, grid, key=jr.PRNGKey(2), n_chips=3, path=path)
+    saved = json.loads((tmp_path / "study.json").read_text())
+    assert saved["rows"] == list(full)
+    csv = (tmp_path / "study.csv").read_text().splitlines()
+    assert csv[0].startswith("stuck_fraction,adc.bits,accuracy_median") and len(csv) == 5
+    # Interrupted after two points: the rerun keeps them and computes the rest, equal.
+    saved["rows"] = saved["rows"][:2]
+    (tmp_path / "study.json").write_text(json.dumps(saved))
+    again = crossbar.sweep(net, data, grid, key=jr.PRNGKey(2), n_chips=3, path=path)
+    assert list(again) == list(full)
+    # Faults hurt.
+    assert full[2]["output_error_median"] > full[0]["output_error_median"]
+    # Another sweep at the same path: an error, the file untouched.
+    before = (tmp_path / "study.json").read_bytes()
+    with pytest.raises(ValueError, match="different sweep"):
+        crossbar.sweep(net, data, grid, key=jr.PRNGKey(3), n_chips=3, path=path)
+    assert (tmp_path / "study.json").read_bytes() == before
+    assert full.plot(tmp_path / "study.png") is None or (tmp_path / "study.png").exists()
+
+
+def test_bad_input():
+    net, data = small()
+    with pytest.raises(ValueError, match="unknown parameter 'tile.colour'"):
+        crossbar.sweep(net, data, {"tile.colour": [1]}, key=jr.PRNGKey(0))
+    with pytest.raises(ValueError, match="unknown parameter 'noise'"):
+        crossbar.sweep(net, data, {"noise": [1]}, key=jr.PRNGKey(0))
+    with pytest.raises(ValueError, match="non-empty list"):
+        crossbar.sweep(net, data, {"t": []}, key=jr.PRNGKey(0))
+    with pytest.raises(ValueError, match=r"would need about .* GiB"):
+        crossbar.sweep(net, data, {"t": [1.0]}, key=jr.PRNGKey(0), max_bytes=1000)
+    with pytest.raises(ValueError, match="r_wire"):
+        crossbar.sweep(net, data, {"r_wire": [-1.0]}, key=jr.PRNGKey(0))
