@@ -22,7 +22,7 @@ demo: $(VENV)/.stamp-demo
 	$(PY) -m crossbar demo
 
 test: $(VENV)/.stamp-test
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_devices.py

@@ -268,8 +268,8 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert json.loads((tmp_path / "n.json").read_text())["examples"] == 4
     sweep_args = ["sweep", "--checkpoint", str(ckpt), "--chips", "2", "--examples", "16"]
     stem = str(tmp_path / "s")
-    assert main([*sweep_args, "--param", "adc.bits=4,8", "--out", stem]) == 0
-    assert "adc.bits=8: accuracy" in capsys.readouterr().out
+    assert main([*sweep_args, "--param", "t=1,86400", "--out", stem]) == 0
+    assert "t=86400: accuracy" in capsys.readouterr().out
     assert len((tmp_path / "s.csv").read_text().splitlines()) == 3
     assert main([*sweep_args, "--param", "tile.colour=1", "--out", stem + "2"]) == 2
     assert "unknown parameter 'tile.colour'" in capsys.readouterr().err

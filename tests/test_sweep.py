@@ -25,10 +25,9 @@ CHILD = textwrap.dedent(
     y = (x[:, :3].argmax(1)).astype(np.int32)
     data = crossbar.data.arrays(x, y, x[:30], y[:30])
     tile = crossbar.Tile(device=devices.PCM(), rows=8, cols=8, dac=crossbar.DAC(bits=6),
-                         adc=crossbar.ADC(bits=6, bound=8.0))
+                         adc=crossbar.ADC(bits=6, bound=8.0), out_noise=0.05)
     net = crossbar.AnalogLinear(12, 3, tile=tile, key=jr.PRNGKey(0))
-    r = crossbar.sweep(net, data, {"tile.out_noise": [0.0, 0.1], "t": [1.0, 1e6]},
-                       key=jr.PRNGKey(1), n_chips=6)
+    r = crossbar.sweep(net, data, {"t": [1.0, 1e6, 3e7]}, key=jr.PRNGKey(1), n_chips=6)
     import jax
     print(json.dumps({"devices": len(jax.devices()), "rows": list(r)}))
     """
@@ -48,13 +47,13 @@ def _run_child(n_devices: int) -> dict:
 def test_sharded_over_four_devices_gives_the_same_numbers():
     one, four = _run_child(1), _run_child(4)
     assert one["devices"] == 1 and four["devices"] == 4
-    assert len(one["rows"]) == 4
+    assert len(one["rows"]) == 3
     for a, b in zip(one["rows"], four["rows"]):
         assert a["accuracy_chips"] == b["accuracy_chips"]
         np.testing.assert_allclose(a["output_error_chips"], b["output_error_chips"], rtol=1e-5)
-    # Output noise and a year of drift both raise the output error.
-    err = {(r["tile.out_noise"], r["t"]): r["output_error_median"] for r in one["rows"]}
-    assert err[(0.1, 1.0)] > err[(0.0, 1.0)] and err[(0.0, 1e6)] > err[(0.0, 1.0)]
+    # Drift (uncompensated part and read noise) raises the output error over a year.
+    err = [r["output_error_median"] for r in one["rows"]]
+    assert err[2] > err[0]
 
 
 def small():
@@ -68,13 +67,13 @@ def small():
 
 def test_results_written_as_they_come_and_resumed(tmp_path):
     net, data = small()
-    grid = {"stuck_fraction": [0.0, 0.2], "adc.bits": [4, 8]}
+    grid = {"stuck_fraction": [0.0, 0.2], "t": [1.0, 1e6]}
     path = tmp_path / "study"
     full = crossbar.sweep(net, data, grid, key=jr.PRNGKey(2), n_chips=3, path=path)
     saved = json.loads((tmp_path / "study.json").read_text())
     assert saved["rows"] == list(full)
     csv = (tmp_path / "study.csv").read_text().splitlines()
-    assert csv[0].startswith("stuck_fraction,adc.bits,accuracy_median") and len(csv) == 5
+    assert csv[0].startswith("stuck_fraction,t,accuracy_median") and len(csv) == 5
     # Interrupted after two points: the rerun keeps them and computes the rest, equal.
     saved["rows"] = saved["rows"][:2]
     (tmp_path / "study.json").write_text(json.dumps(saved))
