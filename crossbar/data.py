@@ -112,7 +112,8 @@ def mnist1d(steps: int | None = 10, seed: int = 42) -> Dataset:
         isinstance(steps, bool) or not isinstance(steps, int) or steps < 1 or 40 % steps
     ):
         raise ValueError(
-            f"mnist1d: `steps` must divide the length 40 (1, 2, 4, 5, 8, 10, 20, 40) or be None; got {steps!r}."
+            "mnist1d: `steps` must divide the length 40 (1, 2, 4, 5, 8, 10, 20, 40) or be None; "
+            f"got {steps!r}."
         )
     args = get_dataset_args()
     args.seed = seed
