@@ -49,7 +49,10 @@ from ._network import Flatten as Flatten
 from ._network import MaxPool2d as MaxPool2d
 from ._network import SpikingNetwork as SpikingNetwork
 from ._network import as_digital as as_digital
+from ._network import ideal_tile as ideal_tile
 from ._network import map_tiles as map_tiles
+from ._nir import export_nir as export_nir
+from ._nir import import_nir as import_nir
 from ._sweep import SweepResult as SweepResult
 from ._sweep import sweep as sweep
 from ._tile import Tile as Tile

@@ -196,6 +196,11 @@ def ideal_tile(tile: Tile) -> Tile:
         w_noise=0.0,
         bound_management="none",
         drift_compensation="none",
+        ir_drop=None,
+        nonlinear_iv=False,
+        i_max=None,
+        adc_gain=0.0,
+        adc_offset=0.0,
     )
 
 
