@@ -169,10 +169,6 @@ class AnalogLinear(AbstractAnalogLayer):
             w_scale = w_scale.reshape(t_c, cols)
         return w, w_scale
 
-    def _readouts(self, g: Array) -> Array:
-        device = self.tile.device
-        return self.tile.mapping.readout_weights(g, device.g_min, device.g_max)
-
     def _analog(self, s: AnalogState, x: Array, key) -> Array:
         """The analog output `(out_features,)`: tiles, digital rescale and row-tile sum."""
         t_r, _, rows, _ = grid(self.in_features, self.out_features, self.tile)
@@ -211,7 +207,7 @@ class AnalogLinear(AbstractAnalogLayer):
             r0 = jnp.ones(())
         else:
             g0 = device.read(k_read, device_state, 0.0)
-            r0 = self._response(self._readouts(g0), w_scale, k_ref)
+            r0 = self._response(self.tile.readout_weights(g0), w_scale, k_ref)
         adc_errors = None
         if self.tile.has_adc_errors:
             k_gain, k_off = jr.split(jr.fold_in(key, 7))
@@ -235,7 +231,7 @@ class AnalogLinear(AbstractAnalogLayer):
         k_read, k_ref = jr.split(key)
         s = self.state
         g = self.tile.device.read(k_read, s.device_state, t)
-        w_r = self._readouts(g)
+        w_r = self.tile.readout_weights(g)
         alpha = jnp.ones_like(s.r0)
         if self.tile.drift_compensation != "none" and compensate:
             r_t = self._response(w_r, s.w_scale, k_ref)

@@ -64,25 +64,19 @@ def _check_name(name: str, model) -> None:
         )
 
 
-def _replace(module, field: str, value):
-    """`module` with one field changed, through its constructor (checks run again)."""
-    kwargs = {f.name: getattr(module, f.name) for f in dataclasses.fields(module) if f.init}
-    kwargs[field] = value
-    return type(module)(**kwargs)
-
-
 def _apply(tile: Tile, name: str, value) -> Tile:
     """`tile` with the parameter `name` set to `value`."""
     if name == "r_wire":
         ir = tile.ir_drop if tile.ir_drop is not None else IRDrop()
-        return _replace(tile, "ir_drop", _replace(ir, "r_wire", float(value)))
+        return dataclasses.replace(tile, ir_drop=dataclasses.replace(ir, r_wire=float(value)))
     if name == "stuck_fraction":
         f = float(value) / 2
-        return _replace(tile, "device", devices.StuckAt(tile.device, p_low=f, p_high=f))
+        return dataclasses.replace(tile, device=devices.StuckAt(tile.device, p_low=f, p_high=f))
     head, _, field = name.partition(".")
     if head == "tile":
-        return _replace(tile, field, value)
-    return _replace(tile, head, _replace(getattr(tile, head), field, value))
+        return dataclasses.replace(tile, **{field: value})
+    sub = dataclasses.replace(getattr(tile, head), **{field: value})
+    return dataclasses.replace(tile, **{head: sub})
 
 
 def _memory_estimate(model, n_test: int, n_chips: int) -> int:

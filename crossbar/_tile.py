@@ -159,6 +159,11 @@ class Tile(eqx.Module):
         """Whether a forward pass through programmed conductances draws random numbers."""
         return self.out_noise > 0 or self.w_noise > 0
 
+    def readout_weights(self, g: Array) -> Array:
+        """The mapping's effective weights `(n_readouts, ...)` in tile units of conductances (or
+        currents over `v_read`) `(n_arrays, ...)`, uS, for this tile's device range."""
+        return self.mapping.readout_weights(g, self.device.g_min, self.device.g_max)
+
     @property
     def is_circuit(self) -> bool:
         """Whether the MVM is computed from solved currents (conductances needed)."""
@@ -224,12 +229,7 @@ def _circuit_mvm(tile: Tile, g: Array, xq: Array) -> Array:
     i = jax.vmap(per_tile, in_axes=(0, None))(g, v)  # (n_arrays, T_r, T_c, C), uA
     if tile.i_max is not None:
         i = clip_symmetric(i, tile.i_max)
-    return device_readouts(tile, i / tile.v_read)
-
-
-def device_readouts(tile: Tile, g: Array) -> Array:
-    """The mapping's readout weights of conductance-like arrays `(n_arrays, ...)`."""
-    return tile.mapping.readout_weights(g, tile.device.g_min, tile.device.g_max)
+    return tile.readout_weights(i / tile.v_read)
 
 
 def _one_pass(
