@@ -18,6 +18,10 @@ from ._conv import AnalogConv2d as AnalogConv2d
 from ._conv import ChannelNorm as ChannelNorm
 from ._conv import fold_norms as fold_norms
 from ._conv import spiking_cnn as spiking_cnn
+from ._convert import ann_accuracy as ann_accuracy
+from ._convert import conversion_curve as conversion_curve
+from ._convert import convert as convert
+from ._convert import train_ann as train_ann
 from ._converters import ADC as ADC
 from ._converters import DAC as DAC
 from ._device_study import DEMO_TIMES as DEMO_TIMES
@@ -53,6 +57,10 @@ from ._network import ideal_tile as ideal_tile
 from ._network import map_tiles as map_tiles
 from ._nir import export_nir as export_nir
 from ._nir import import_nir as import_nir
+from ._stdp import STDP as STDP
+from ._stdp import PlasticLinear as PlasticLinear
+from ._stdp import stdp_digits as stdp_digits
+from ._stdp import to_pulses as to_pulses
 from ._sweep import SweepResult as SweepResult
 from ._sweep import sweep as sweep
 from ._tile import Tile as Tile

@@ -1,4 +1,5 @@
-"""The `crossbar` command line: `demo`, `train`, `evaluate`, `energy`, `sweep`, `device-study`."""
+"""The `crossbar` command line: `demo`, `train`, `evaluate`, `energy`, `sweep`, `convert`,
+`device-study`."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import optax
 
 from ._checkpoint import checkpoint_meta, load_checkpoint
 from ._chip import at_time, program
+from ._convert import conversion_curve, format_curve, train_ann
 from ._demo import (
     DEFAULT_CONFIG,
     DEMO_DRIFT_TIMES,
     DEVICES,
     build_snn,
+    chip_tile,
     format_drift_table,
     run_demo,
 )
@@ -29,6 +32,13 @@ from ._io import atomic_write_json
 from ._sweep import sweep
 from ._train import evaluate_drift, train
 from .data import Dataset, arrays, digits
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers; got {text!r}")
 
 
 def _floats(text: str) -> list[float]:
@@ -219,6 +229,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, required=True, help="output stem: OUT.csv, OUT.json, OUT.png"
     )
 
+    cv = sub.add_parser(
+        "convert",
+        help="train a ReLU network, convert it to a spiking one, accuracy against time steps",
+        description="Train an ordinary ReLU MLP, convert it to integrate-and-fire neurons on "
+        "crossbars (weights and thresholds normalised by activation percentiles, reset by "
+        "subtraction, direct input coding) and report test accuracy against the number of time "
+        "steps for the ANN, the SNN on ideal devices and the SNN on DEVICE read TIME seconds "
+        "after programming (mean over CHIPS chips; the demo's 8-bit converters).",
+    )
+    _data_argument(cv)
+    cv.add_argument("--hidden", type=int, default=128, help="hidden width (default: 128)")
+    cv.add_argument("--layers", type=int, default=2, help="hidden layers (default: 2)")
+    cv.add_argument("--epochs", type=int, default=40, help="ANN training epochs (default: 40)")
+    cv.add_argument(
+        "--steps",
+        type=_ints,
+        default=[4, 8, 16, 32, 64, 128],
+        help="comma-separated time steps (default: 4,8,16,32,64,128)",
+    )
+    cv.add_argument(
+        "--device", choices=sorted(DEVICES), default="pcm", help="device model (default: pcm)"
+    )
+    cv.add_argument(
+        "--time", type=float, default=86400.0, help="seconds since programming (default: 86400)"
+    )
+    cv.add_argument("--chips", type=int, default=5, help="Monte-Carlo chips (default: 5)")
+    cv.add_argument(
+        "--percentile",
+        type=float,
+        default=99.9,
+        help="activation percentile for the normalisation (default: 99.9)",
+    )
+    cv.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+    cv.add_argument(
+        "--out", type=Path, default=None, help="write the curve as JSON (and a .png beside it)"
+    )
+
     study = sub.add_parser(
         "device-study",
         help="program many devices of one model and read them at chosen times",
@@ -397,6 +444,52 @@ def _sweep(args) -> None:
     print(f"written: {args.out}.csv, {args.out}.json" + (f", {png}" if png else ""))
 
 
+def _convert(args) -> None:
+    data = _load_data(args.data)
+    k_ann, k_curve = jr.split(jr.PRNGKey(args.seed))
+    start = time.perf_counter()
+    ann = train_ann(data, (args.hidden,) * args.layers, key=k_ann, epochs=args.epochs)
+    tile = chip_tile({"device": args.device})
+    curve = conversion_curve(
+        ann,
+        data,
+        args.steps,
+        tile=tile,
+        t=args.time,
+        n_chips=args.chips,
+        percentile=args.percentile,
+        key=k_curve,
+    )
+    curve.update(device=args.device, seed=args.seed, hidden=[args.hidden] * args.layers)
+    print(format_curve(curve, f"{args.device} @ {args.time:g} s"))
+    print(f"({time.perf_counter() - start:.1f} s)")
+    if args.out is not None:
+        path = atomic_write_json(args.out, curve)
+        png = _plot_curve(curve, args.out.with_suffix(".png"))
+        print(f"written: {path}" + (f", {png}" if png else ""))
+
+
+def _plot_curve(curve: dict, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.axhline(curve["ann"], color="k", ls="--", label="ANN")
+    ax.plot(curve["steps"], curve["snn_ideal"], "o-", label="SNN, ideal devices")
+    ax.plot(curve["steps"], curve["snn_device"], "s-", label=f"SNN, {curve['device']}")
+    ax.set(xscale="log", xlabel="time steps", ylabel="test accuracy")
+    ax.set_xticks(curve["steps"], [str(s) for s in curve["steps"]])
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -410,6 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _energy(args)
         elif args.command == "sweep":
             _sweep(args)
+        elif args.command == "convert":
+            _convert(args)
         elif args.command == "device-study":
             _run_study(args.device, args.targets, args.times, args.n_devices, args.seed, args.out)
     except (ValueError, FileNotFoundError) as e:

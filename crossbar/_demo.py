@@ -51,10 +51,9 @@ DEFAULT_CONFIG = {
 }
 
 
-def build_snn(config: dict, n_in: int, n_out: int, *, key) -> SpikingNetwork:
-    """The network of the demo and of `crossbar train` from a plain config dict:
-    `AnalogLinear(n_in, hidden) -> LIF -> AnalogLinear(hidden, n_out)`, mean output over time.
-    Unknown keys are an error; missing keys take `DEFAULT_CONFIG`'s values."""
+def chip_tile(config: dict) -> Tile:
+    """The tile of the demo's chip from a config dict (missing keys take `DEFAULT_CONFIG`'s
+    values): the device, 8-bit DAC and ADC (bound 10), output noise 0.04 and training times."""
     unknown = set(config) - set(DEFAULT_CONFIG)
     if unknown:
         raise ValueError(
@@ -65,13 +64,21 @@ def build_snn(config: dict, n_in: int, n_out: int, *, key) -> SpikingNetwork:
         raise ValueError(
             f"build_snn: `device` must be one of {sorted(DEVICES)}; got {c['device']!r}."
         )
-    tile = Tile(
+    return Tile(
         device=DEVICES[c["device"]](),
         dac=DAC(bits=c["dac_bits"]),
         adc=ADC(bits=c["adc_bits"], bound=float(c["adc_bound"])),
         out_noise=float(c["out_noise"]),
         train_time=tuple(float(t) for t in c["train_time"]),
     )
+
+
+def build_snn(config: dict, n_in: int, n_out: int, *, key) -> SpikingNetwork:
+    """The network of the demo and of `crossbar train` from a plain config dict:
+    `AnalogLinear(n_in, hidden) -> LIF -> AnalogLinear(hidden, n_out)`, mean output over time.
+    Unknown keys are an error; missing keys take `DEFAULT_CONFIG`'s values."""
+    tile = chip_tile(config)
+    c = {**DEFAULT_CONFIG, **config}
     k1, k2 = jr.split(key)
     return SpikingNetwork(
         [

@@ -19,6 +19,15 @@ from ._ideal import Ideal as Ideal
 from ._ideal import IdealState as IdealState
 from ._pcm import PCM as PCM
 from ._pcm import PCMState as PCMState
+from ._pulsed import AbstractPulsedDevice as AbstractPulsedDevice
+from ._pulsed import ConstantStep as ConstantStep
+from ._pulsed import ExpStep as ExpStep
+from ._pulsed import LinearStep as LinearStep
+from ._pulsed import PowStep as PowStep
+from ._pulsed import PulsedParams as PulsedParams
+from ._pulsed import PulsedState as PulsedState
+from ._pulsed import PulseSpread as PulseSpread
+from ._pulsed import SoftBounds as SoftBounds
 from ._rram import RRAMCMO as RRAMCMO
 from ._rram import RRAMMilo2021 as RRAMMilo2021
 from ._rram import RRAMState as RRAMState

@@ -1,0 +1,340 @@
+r"""Learning on the array: spike-timing-dependent plasticity turned into device pulses.
+
+`STDP` is the pair-based rule with pre- and post-synaptic traces (Song, Miller and Abbott,
+Nat. Neurosci. 3, 919, 2000; the trace form of Morrison, Diesmann and Gerstner, Biol. Cybern.
+98, 459, 2008). `PlasticLinear` is a crossbar layer of pulsed devices (one cell per synapse,
+the weight its place in the range, $w = (g - g_{min}) / (g_{max} - g_{min})$) whose weight
+changes are applied as SET/RESET pulse counts, so what it learns feels each cell's step
+non-linearity, spread and noise (`devices.ConstantStep`, `SoftBounds`, `ExpStep`...).
+`stdp_digits` is the worked example: an unsupervised layer with lateral inhibition on the 8 x 8
+digits, Diehl and Cook (Front. Comput. Neurosci. 9, 99, 2015) scaled down.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
+
+import devices
+from devices._checks import check_int, check_nonnegative, check_positive
+
+
+class STDP(eqx.Module):
+    r"""Pair-based STDP with exponential windows, computed with traces.
+
+    For a pre-synaptic spike at $t_{pre}$ and a post-synaptic spike at $t_{post}$,
+    $\Delta t = t_{post} - t_{pre}$, the weight changes by
+
+    $$\Delta w = A_+ e^{-\Delta t / \tau_+} \ (\Delta t \ge 0), \qquad
+    \Delta w = -A_- e^{\Delta t / \tau_-} \ (\Delta t < 0),$$
+
+    summed over all pairs (all-to-all pairing): potentiation when the pre-synaptic spike comes
+    first (or in the same step), depression when it comes after. On a grid of steps `dt` this
+    is exact with the traces $x_{pre} \leftarrow x_{pre} e^{-dt/\tau_+} + s_{pre}$ (read after
+    this step's pre spikes) and $y_{post} \leftarrow y_{post} e^{-dt/\tau_-} + s_{post}$ (read
+    before this step's post spikes): $\Delta w_{ij} = \sum_t A_+ s^{post}_i(t) x^{pre}_j(t)
+    - A_- y^{post}_i(t^-) s^{pre}_j(t)$.
+
+    Weights are in units of the device range (`PlasticLinear`: 1 = `g_max - g_min`).
+
+    `x_tar` adds Diehl and Cook's (2015) presynaptic offset: every post-synaptic spike also
+    changes every synapse by $-A_+ x_{tar}$, so inputs that have been silent are depressed
+    (without it, a pixel that never spikes never changes). Default 0: the plain pair rule.
+
+    **Arguments:** `a_plus` (0.01), `a_minus` (0.0105: Song et al.'s $A_-/A_+ = 1.05$),
+    `tau_plus`, `tau_minus` (s, 20 ms each), `dt` (s, the step, 1 ms), `x_tar` (0).
+    """
+
+    a_plus: float = 0.01
+    a_minus: float = 0.0105
+    tau_plus: float = 20e-3
+    tau_minus: float = 20e-3
+    dt: float = 1e-3
+    x_tar: float = 0.0
+
+    def __check_init__(self):
+        for name in ("a_plus", "a_minus", "x_tar"):
+            check_nonnegative("STDP", name, getattr(self, name))
+        for name in ("tau_plus", "tau_minus", "dt"):
+            check_positive("STDP", name, getattr(self, name))
+
+    def window(self, delta_t: ArrayLike) -> Array:
+        """The change of one pair, `delta_t = t_post - t_pre` in seconds (the closed form)."""
+        d = jnp.asarray(delta_t, dtype=jnp.result_type(float))
+        pot = self.a_plus * jnp.exp(-jnp.abs(d) / self.tau_plus)
+        dep = -self.a_minus * jnp.exp(-jnp.abs(d) / self.tau_minus)
+        return jnp.where(d >= 0, pot, dep)
+
+    def __call__(self, pre: ArrayLike, post: ArrayLike) -> Array:
+        """The weight change `(n_post, n_pre)` from spike trains `pre (T, n_pre)` and
+        `post (T, n_post)` (0/1 per step), traces starting at zero."""
+        pre = jnp.asarray(pre, dtype=jnp.result_type(float))
+        post = jnp.asarray(post, dtype=pre.dtype)
+        if pre.ndim != 2 or post.ndim != 2 or pre.shape[0] != post.shape[0]:
+            raise ValueError(
+                "STDP: `pre` and `post` must be spike trains (T, n) with the same T; got "
+                f"{pre.shape} and {post.shape}."
+            )
+        d_pre = math.exp(-self.dt / self.tau_plus)
+        d_post = math.exp(-self.dt / self.tau_minus)
+
+        def step(carry, s):
+            x, y = carry
+            s_pre, s_post = s
+            x = d_pre * x + s_pre
+            y_before = d_post * y
+            return (x, y_before + s_post), (x, y_before)
+
+        init = (jnp.zeros(pre.shape[1:], pre.dtype), jnp.zeros(post.shape[1:], pre.dtype))
+        _, (x, y_before) = jax.lax.scan(step, init, (pre, post))
+        dw = self.a_plus * post.T @ (x - self.x_tar) - self.a_minus * y_before.T @ pre
+        return dw
+
+
+def to_pulses(dw: ArrayLike, device: devices.AbstractPulsedDevice, key: PRNGKeyArray) -> Array:
+    """Signed pulse counts for weight changes `dw` (units of the range): `dw (g_max - g_min) /
+    dg_min` rounded stochastically (up with the probability of the fraction, so the expected
+    count is exact: aihwkit's stochastic pulse trains in the mean)."""
+    if not isinstance(device, devices.AbstractPulsedDevice):
+        raise ValueError(
+            f"to_pulses: `device` must be a pulsed device (devices.ConstantStep, SoftBounds, "
+            f"LinearStep, ExpStep, PowStep); got {type(device).__name__}."
+        )
+    n = jnp.asarray(dw) * ((device.g_max - device.g_min) / device.dg_min)
+    lo = jnp.floor(n)
+    return (lo + (jr.uniform(key, n.shape, n.dtype) < n - lo).astype(n.dtype)).astype(jnp.int32)
+
+
+class PlasticLinear(eqx.Module):
+    r"""`y = W x` on one crossbar of pulsed devices that learns by pulses.
+
+    One cell per synapse (non-negative weights, as excitatory synapses), the weight the cell's
+    place in the mean range: $W = (g - g_{min}) / (g_{max} - g_{min})$ (so a cell whose own
+    bounds are narrower never reaches 0 or 1). `apply(dw, key)` turns a desired change into
+    pulse counts (`to_pulses`) and applies them to the cells (`device.update`); `stdp(rule,
+    pre, post, key)` does it for the spike trains of one presentation. The read is ideal
+    (Ohm's and Kirchhoff's laws, no converters).
+
+    **Arguments:** `in_features`, `out_features`; `device`, a pulsed device; `w_init`, the
+    initial weights `(low, high)`, drawn uniformly and programmed (default (0.3, 0.7)); `key`,
+    for the initial weights and the cells' device-to-device spread.
+    """
+
+    state: devices.PulsedState
+    in_features: int = eqx.field(static=True)
+    out_features: int = eqx.field(static=True)
+    device: devices.AbstractPulsedDevice = eqx.field(static=True)
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        device: devices.AbstractPulsedDevice,
+        w_init: tuple[float, float] = (0.3, 0.7),
+        key: PRNGKeyArray,
+    ):
+        check_int("PlasticLinear", "in_features", in_features)
+        check_int("PlasticLinear", "out_features", out_features)
+        if not isinstance(device, devices.AbstractPulsedDevice):
+            raise ValueError(
+                "PlasticLinear: `device` must be a pulsed device (devices.ConstantStep, "
+                f"SoftBounds, LinearStep, ExpStep, PowStep); got {type(device).__name__}."
+            )
+        lo, hi = w_init
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(
+                f"PlasticLinear: `w_init` must be (low, high) with 0 <= low <= high <= 1; got "
+                f"{w_init!r}."
+            )
+        k_w, k_dev = jr.split(key)
+        w = jr.uniform(k_w, (out_features, in_features), minval=lo, maxval=hi)
+        g = device.g_min + w * (device.g_max - device.g_min)
+        self.state = device.program(k_dev, g)
+        self.in_features, self.out_features, self.device = in_features, out_features, device
+
+    @property
+    def weight(self) -> Array:
+        """The weights `(out, in)` the cells hold now."""
+        d = self.device
+        return (self.state.g - d.g_min) / (d.g_max - d.g_min)
+
+    def __call__(self, x: Array) -> Array:
+        return self.weight @ x
+
+    def apply(self, dw: ArrayLike, key: PRNGKeyArray) -> PlasticLinear:
+        """This layer after a desired weight change `dw (out, in)`, applied as pulses."""
+        k_round, k_pulse = jr.split(key)
+        n = to_pulses(dw, self.device, k_round)
+        state = self.device.update(self.state, n, k_pulse)
+        return eqx.tree_at(lambda m: m.state, self, state)
+
+    def stdp(self, rule: STDP, pre: ArrayLike, post: ArrayLike, key: PRNGKeyArray) -> PlasticLinear:
+        """This layer after `rule` on the spike trains `pre (T, in)`, `post (T, out)`."""
+        return self.apply(rule(pre, post), key)
+
+
+# ---------------------------------------------------------------------- the worked example
+
+
+class _WTA(eqx.Module):
+    """The excitatory population of Diehl and Cook, simplified: LIF neurons with adaptive
+    thresholds and hard lateral inhibition (one winner per step)."""
+
+    beta: float
+    v_th: float
+    gain: float
+
+    def run(self, w: Array, theta: Array, spikes_in: Array) -> Array:
+        """Output spikes `(T, n_out)` for input spikes `(T, n_in)`."""
+
+        def step(v, s):
+            v = self.beta * v + self.gain * (w @ s)
+            over = v - (self.v_th + theta)
+            fire = jnp.max(over) > 0
+            winner = jax.nn.one_hot(jnp.argmax(over), v.shape[0], dtype=v.dtype) * fire.astype(
+                v.dtype
+            )
+            v = jnp.where(fire, 0.0, v)  # the winner resets, inhibition silences the others
+            return v, winner
+
+        _, out = jax.lax.scan(step, jnp.zeros(w.shape[0], w.dtype), spikes_in)
+        return out
+
+
+def _poisson(key: PRNGKeyArray, x: Array, steps: int, p_max: float) -> Array:
+    return (jr.uniform(key, (steps, *x.shape)) < p_max * x).astype(jnp.float32)
+
+
+def stdp_digits(
+    device: devices.AbstractPulsedDevice,
+    *,
+    key: PRNGKeyArray,
+    n_neurons: int = 100,
+    epochs: int = 1,
+    steps: int = 100,
+    rule: STDP = STDP(a_minus=0.003, x_tar=1.0),
+    rate: float = 200.0,
+    theta_plus: float = 0.1,
+    v_th: float = 4.0,
+    w_init: tuple[float, float] = (0.0, 0.3),
+    n_train: int | None = None,
+    n_test: int | None = None,
+) -> dict:
+    """Unsupervised STDP on the 8 x 8 digits (Diehl and Cook 2015, scaled down), on `device`.
+
+    64 Poisson inputs (pixel x `rate` Hz for `steps` steps of `rule.dt`; each image scaled to
+    the same mean intensity 0.3 first), one `PlasticLinear` layer of `n_neurons` excitatory
+    neurons (membrane time constant 20 ms, threshold `v_th` plus an adaptive part) with hard
+    lateral inhibition (at most one spike per step, and every membrane reset when one fires:
+    Diehl and Cook's inhibitory population in the limit of strong inhibition) and adaptive
+    thresholds (`theta_plus` per spike, no decay during learning). Each training digit is shown
+    once per epoch; after it, the STDP change of its spike trains (`rule`: the pair rule with
+    a weak depression window and Diehl and Cook's offset `x_tar`) is applied as pulses.
+    Initial weights uniform in `w_init`.
+
+    The readout never touches the features: the learned layer (frozen, thresholds kept) gives
+    spike counts; two readouts are fitted on the training counts: Diehl and Cook's class vote
+    (each neuron labelled by the class it fires most for; a test digit goes to the class whose
+    neurons fire most on average) and a linear least-squares classifier (ridge 1e-3).
+
+    **Returns:** a dict with `vote` and `linear` test accuracies after learning, the same for
+    the initial weights as `vote_before` and `linear_before`, `weights` (n_neurons, 64) and
+    `spike_rate` (mean output spikes per test digit).
+    """
+    from . import data as data_mod
+
+    check_int("stdp_digits", "n_neurons", n_neurons)
+    check_int("stdp_digits", "epochs", epochs)
+    check_int("stdp_digits", "steps", steps)
+    check_positive("stdp_digits", "rate", rate)
+    ds = data_mod.digits()
+    x_tr, y_tr = _equal_ink(ds.x_train[:n_train]), ds.y_train[:n_train]
+    x_te, y_te = _equal_ink(ds.x_test[:n_test]), ds.y_test[:n_test]
+    p_max = rate * rule.dt
+    if p_max > 1:
+        raise ValueError(f"stdp_digits: `rate` x dt must be <= 1; got {rate} Hz x {rule.dt} s.")
+    k_init, k_train, k_eval = jr.split(key, 3)
+    layer = PlasticLinear(64, n_neurons, device=device, w_init=w_init, key=k_init)
+    wta = _WTA(beta=math.exp(-rule.dt / 20e-3), v_th=v_th, gain=1.0)
+
+    def present(carry, inputs):
+        layer, theta = carry
+        x, k = inputs
+        k_in, k_up = jr.split(k)
+        pre = _poisson(k_in, x, steps, p_max)
+        post = wta.run(layer.weight, theta, pre)
+        layer = layer.stdp(rule, pre, post, k_up)
+        return (layer, theta + theta_plus * post.sum(0)), None
+
+    @eqx.filter_jit
+    def learn(layer, theta, xs, key):
+        keys = jr.split(key, xs.shape[0])
+        (layer, theta), _ = jax.lax.scan(present, (layer, theta), (xs, keys))
+        return layer, theta
+
+    @eqx.filter_jit
+    def counts(w, theta, xs, key):
+        keys = jr.split(key, xs.shape[0])
+        return jax.vmap(lambda x, k: wta.run(w, theta, _poisson(k, x, steps, p_max)).sum(0))(
+            xs, keys
+        )
+
+    def readouts(w, theta):
+        k_a, k_b = jr.split(k_eval)
+        c_tr = np.asarray(counts(w, theta, jnp.asarray(x_tr), k_a))
+        c_te = np.asarray(counts(w, theta, jnp.asarray(x_te), k_b))
+        return _vote(c_tr, y_tr, c_te, y_te), _linear(c_tr, y_tr, c_te, y_te), c_te.sum(1).mean()
+
+    theta = jnp.zeros(n_neurons)
+    vote0, lin0, _ = readouts(layer.weight, theta)
+    for epoch in range(epochs):
+        order = jr.permutation(jr.fold_in(k_train, epoch), len(x_tr))
+        layer, theta = learn(
+            layer, theta, jnp.asarray(x_tr)[order], jr.fold_in(k_train, 1000 + epoch)
+        )
+    vote, lin, rate_out = readouts(layer.weight, theta)
+    return {
+        "vote": vote,
+        "linear": lin,
+        "vote_before": vote0,
+        "linear_before": lin0,
+        "weights": np.asarray(layer.weight),
+        "spike_rate": float(rate_out),
+    }
+
+
+def _equal_ink(x: np.ndarray, mean: float = 0.3) -> np.ndarray:
+    """Each image scaled to the same mean intensity (clipped to 1), so no digit drives the
+    layer harder than another by its amount of ink alone."""
+    return np.clip(x * (mean / np.maximum(x.mean(1, keepdims=True), 1e-6)), 0.0, 1.0)
+
+
+def _vote(c_tr, y_tr, c_te, y_te) -> float:
+    n_classes = int(y_tr.max()) + 1
+    mean = np.stack([c_tr[y_tr == c].mean(0) for c in range(n_classes)])  # (classes, neurons)
+    label = mean.argmax(0)
+    score = np.stack(
+        [
+            c_te[:, label == c].mean(1) if (label == c).any() else np.full(len(c_te), -1.0)
+            for c in range(n_classes)
+        ],
+        1,
+    )
+    return float((score.argmax(1) == y_te).mean())
+
+
+def _linear(c_tr, y_tr, c_te, y_te, ridge: float = 1e-3) -> float:
+    def feats(c):
+        return np.concatenate([c, np.ones((len(c), 1))], 1)
+
+    a = feats(c_tr)
+    t = np.eye(int(y_tr.max()) + 1)[y_tr]
+    coef = np.linalg.solve(a.T @ a + ridge * len(a) * np.eye(a.shape[1]), a.T @ t)
+    return float(((feats(c_te) @ coef).argmax(1) == y_te).mean())
