@@ -16,7 +16,7 @@ import optax
 
 from ._checkpoint import checkpoint_meta, load_checkpoint
 from ._chip import at_time, program
-from ._convert import conversion_curve, format_curve, train_ann
+from ._convert import conversion_curve, format_conversion, train_ann
 from ._demo import (
     DEFAULT_CONFIG,
     DEMO_DRIFT_TIMES,
@@ -461,7 +461,7 @@ def _convert(args) -> None:
         key=k_curve,
     )
     curve.update(device=args.device, seed=args.seed, hidden=[args.hidden] * args.layers)
-    print(format_curve(curve, f"{args.device} @ {args.time:g} s"))
+    print(format_conversion(curve, f"{args.device} @ {args.time:g} s"))
     print(f"({time.perf_counter() - start:.1f} s)")
     if args.out is not None:
         path = atomic_write_json(args.out, curve)

@@ -276,7 +276,7 @@ def conversion_curve(
     }
 
 
-def format_curve(curve: dict, device: str = "device") -> str:
+def format_conversion(curve: dict, device: str = "device") -> str:
     """The curve as a table: one row per step count."""
     width = max(10, len(device) + 4)
     head = f"{'steps':>6} | {'ANN':>6} | {'SNN ideal':>9} | {'SNN ' + device:>{width}}"

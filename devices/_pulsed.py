@@ -234,23 +234,7 @@ class AbstractPulsedDevice(AbstractDevice):
                 f"{name}.pulse: `n_pulses` must be integers (pulse counts, signed); got dtype "
                 f"{n.dtype}. Round a desired change to counts first (e.g. crossbar.STDP does)."
             )
-        g = jnp.asarray(g, dtype=jnp.result_type(float))
-        shape = jnp.broadcast_shapes(g.shape, n.shape)
-        g = jnp.broadcast_to(g, shape)
-        n = jnp.broadcast_to(n, shape)
-        p = self.mean_params() if params is None else params
-        up = n > 0
-        count = jnp.abs(n)
-        noisy = self._is_pulse_noisy
-
-        def body(i, g):
-            xi = jr.normal(jr.fold_in(key, i), shape) if noisy else jnp.zeros(shape)
-            g_up = g + self._noisy_step(g, p, True, xi)
-            g_down = g - self._noisy_step(g, p, False, xi)
-            new = jnp.clip(jnp.where(up, g_up, g_down), p.g_lo, p.g_hi)
-            return jnp.where(i < count, new, g)
-
-        return jax.lax.fori_loop(0, jnp.max(count, initial=0), body, g)
+        return _pulse(self, jnp.asarray(g, dtype=jnp.result_type(float)), n, key, params)
 
     def update(self, state: PulsedState, n_pulses: ArrayLike, key: PRNGKeyArray) -> PulsedState:
         """`pulse` on a programmed state, with the cells' own parameters."""
@@ -283,6 +267,27 @@ class AbstractPulsedDevice(AbstractDevice):
     def _read(self, key: PRNGKeyArray, state: PulsedState, t: Array) -> Array:
         del key
         return jnp.broadcast_to(state.g, jnp.broadcast_shapes(state.g.shape, t.shape))
+
+
+@eqx.filter_jit
+def _pulse(device: AbstractPulsedDevice, g: Array, n: Array, key, params) -> Array:
+    """`device.pulse`, compiled once per device and shapes (eager calls stay fast)."""
+    shape = jnp.broadcast_shapes(g.shape, n.shape)
+    g = jnp.broadcast_to(g, shape)
+    n = jnp.broadcast_to(n, shape)
+    p = device.mean_params() if params is None else params
+    up = n > 0
+    count = jnp.abs(n)
+    noisy = device._is_pulse_noisy
+
+    def body(i, g):
+        xi = jr.normal(jr.fold_in(key, i), shape) if noisy else jnp.zeros(shape)
+        g_up = g + device._noisy_step(g, p, True, xi)
+        g_down = g - device._noisy_step(g, p, False, xi)
+        new = jnp.clip(jnp.where(up, g_up, g_down), p.g_lo, p.g_hi)
+        return jnp.where(i < count, new, g)
+
+    return jax.lax.fori_loop(0, jnp.max(count, initial=0), body, g)
 
 
 class ConstantStep(AbstractPulsedDevice):
