@@ -124,13 +124,21 @@ class SpikingNetwork(eqx.Module):
         """One example (`x`, or `(T, ...)` without an encoder) to the readout."""
         return self._run(x, key, record=False)
 
+    def readout_over_time(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> Array:
+        """The readout after each step of one inference, `(T, ...)`: row `t` is what the
+        network would answer had the inference stopped after `t + 1` steps (the running mean,
+        or sum, of the last layer's output; the running mean membrane for `"membrane"`). The
+        last row equals `net(x, key=key)`. With a deterministic encoder (direct or latency
+        coding: not rate), an accuracy-against-time-steps curve from one run."""
+        return self._run(x, key, record=False, over_time=True)
+
     def record(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> tuple[Array, tuple]:
         """The readout and the activity of one inference: a tuple with, for each layer, its
         input at every step `(T, ...)` for analog layers, its output spikes `(T, ...)` for LIF
         layers, None for the rest. What `crossbar.estimate_energy` counts."""
         return self._run(x, key, record=True)
 
-    def _run(self, x, key, record: bool):
+    def _run(self, x, key, record: bool, over_time: bool = False):
         if self.needs_key and key is None:
             raise RuntimeError(
                 "SpikingNetwork: this forward pass draws random numbers (rate coding, device "
@@ -158,6 +166,13 @@ class SpikingNetwork(eqx.Module):
 
         _, outs = jax.lax.scan(body, net._initial_states(seq[0]), (seq, keys))
         outputs, membranes = outs[0], outs[1]
+        if over_time:
+            seq_out = membranes if self.readout == "membrane" else outputs
+            total = jnp.cumsum(seq_out, axis=0)
+            if self.readout == "sum":
+                return total
+            t = jnp.arange(1, seq_out.shape[0] + 1, dtype=total.dtype)
+            return total / t.reshape((-1,) + (1,) * (total.ndim - 1))
         if self.readout == "membrane":
             y = membranes.mean(0)
         else:

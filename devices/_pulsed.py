@@ -290,6 +290,15 @@ def _pulse(device: AbstractPulsedDevice, g: Array, n: Array, key, params) -> Arr
     return jax.lax.fori_loop(0, jnp.max(count, initial=0), body, g)
 
 
+def _linear_noise(device, g, params, up: bool, xi):
+    """Cycle-to-cycle noise of the linear-step family: multiplicative (`mult_noise`), or
+    additive in units of the cell's nominal step."""
+    step = device.step(g, params, up)
+    if device.mult_noise:
+        return step * (1.0 + device.spread.std * xi)
+    return step + (params.dg_up if up else params.dg_down) * device.spread.std * xi
+
+
 class ConstantStep(AbstractPulsedDevice):
     r"""Every pulse moves the conductance by the same step, up to hard bounds.
 
@@ -378,10 +387,7 @@ class LinearStep(AbstractPulsedDevice):
         return params.dg_down * jnp.maximum(1.0 + params.gamma_down * w, 0.0)
 
     def _noisy_step(self, g, params, up, xi):
-        if self.mult_noise:
-            return self.step(g, params, up) * (1.0 + self.spread.std * xi)
-        dg = params.dg_up if up else params.dg_down
-        return self.step(g, params, up) + dg * self.spread.std * xi
+        return _linear_noise(self, g, params, up, xi)
 
 
 class SoftBounds(AbstractPulsedDevice):
@@ -412,10 +418,7 @@ class SoftBounds(AbstractPulsedDevice):
         return params.dg_down * jnp.maximum(rel, 0.0)
 
     def _noisy_step(self, g, params, up, xi):
-        if self.mult_noise:
-            return self.step(g, params, up) * (1.0 + self.spread.std * xi)
-        dg = params.dg_up if up else params.dg_down
-        return self.step(g, params, up) + dg * self.spread.std * xi
+        return _linear_noise(self, g, params, up, xi)
 
 
 class ExpStep(AbstractPulsedDevice):
