@@ -153,7 +153,9 @@ class LIF(eqx.Module):
                 "LIF: `surrogate` must come from fast_sigmoid(), arctan(), triangle() or "
                 f"straight_through(); got {surrogate!r}."
             )
-        self.beta = jnp.asarray(float(beta))
+        # A strongly typed float32 scalar: a weak type would turn strong after the first
+        # optimiser update and make every jitted training step compile twice more.
+        self.beta = jnp.asarray(float(beta), dtype=jnp.float32)
         self.threshold = float(threshold)
         self.reset = reset
         self.surrogate = surrogate

@@ -56,6 +56,12 @@ def test_scan_equals_a_hand_unrolled_network(readout, getkey):
     if readout == "membrane":
         expected = mems.mean(0)
     np.testing.assert_allclose(net(x), expected, rtol=1e-5, atol=1e-6)
+    # The readout after every step: running mean, sum or mean membrane of the unrolled net.
+    seq = mems if readout == "membrane" else outs
+    running = jnp.cumsum(seq, 0)
+    if readout != "sum":
+        running = running / jnp.arange(1, 4, dtype=running.dtype)[:, None]
+    np.testing.assert_allclose(net.readout_over_time(x), running, rtol=1e-5, atol=1e-6)
 
 
 def test_vmap_jit_grad_through_a_network(getkey):
