@@ -254,6 +254,8 @@ def stdp_digits(
     check_int("stdp_digits", "epochs", epochs)
     check_int("stdp_digits", "steps", steps)
     check_positive("stdp_digits", "rate", rate)
+    check_positive("stdp_digits", "v_th", v_th)
+    check_nonnegative("stdp_digits", "theta_plus", theta_plus)
     ds = data_mod.digits()
     x_tr, y_tr = _equal_ink(ds.x_train[:n_train]), ds.y_train[:n_train]
     x_te, y_te = _equal_ink(ds.x_test[:n_test]), ds.y_test[:n_test]
