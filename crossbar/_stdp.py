@@ -12,6 +12,7 @@ digits, Diehl and Cook (Front. Comput. Neurosci. 9, 99, 2015) scaled down.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import equinox as eqx
@@ -23,6 +24,9 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 import devices
 from devices._checks import check_int, check_nonnegative, check_positive
+
+from ._mapping import Differential
+from ._tile import Tile, analog_mvm, grid, split_rows
 
 
 class STDP(eqx.Module):
@@ -118,18 +122,26 @@ class PlasticLinear(eqx.Module):
     place in the mean range: $W = (g - g_{min}) / (g_{max} - g_{min})$ (so a cell whose own
     bounds are narrower never reaches 0 or 1). `apply(dw, key)` turns a desired change into
     pulse counts (`to_pulses`) and applies them to the cells (`device.update`); `stdp(rule,
-    pre, post, key)` does it for the spike trains of one presentation. The read is ideal
-    (Ohm's and Kirchhoff's laws, no converters).
+    pre, post, key)` does it for the spike trains of one presentation.
+
+    The read: ideal (`tile=None`, Ohm's and Kirchhoff's laws), or through a `crossbar.Tile`'s
+    periphery: its DAC (input scaling and rounding), short-term weight noise, output noise, ADC
+    and bound management, on a grid of `rows x cols` tiles with the partial sums added
+    digitally, the weights in [0, 1] as the tile units of the one array (the tile's `device`
+    and `mapping` are not used: the cells are `device`). Circuit tiles (IR drop, non-linear
+    I-V, current limit) and ADC gain/offset errors are not supported here.
 
     **Arguments:** `in_features`, `out_features`; `device`, a pulsed device; `w_init`, the
-    initial weights `(low, high)`, drawn uniformly and programmed (default (0.3, 0.7)); `key`,
-    for the initial weights and the cells' device-to-device spread.
+    initial weights `(low, high)`, drawn uniformly and programmed (default (0.3, 0.7));
+    `tile`, the read periphery or None; `key`, for the initial weights and the cells'
+    device-to-device spread.
     """
 
     state: devices.PulsedState
     in_features: int = eqx.field(static=True)
     out_features: int = eqx.field(static=True)
     device: devices.AbstractPulsedDevice = eqx.field(static=True)
+    tile: Tile | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -138,6 +150,7 @@ class PlasticLinear(eqx.Module):
         *,
         device: devices.AbstractPulsedDevice,
         w_init: tuple[float, float] = (0.3, 0.7),
+        tile: Tile | None = None,
         key: PRNGKeyArray,
     ):
         check_int("PlasticLinear", "in_features", in_features)
@@ -153,6 +166,19 @@ class PlasticLinear(eqx.Module):
                 f"PlasticLinear: `w_init` must be (low, high) with 0 <= low <= high <= 1; got "
                 f"{w_init!r}."
             )
+        if tile is not None:
+            if not isinstance(tile, Tile):
+                raise ValueError(
+                    f"PlasticLinear: `tile` must be a crossbar.Tile or None; got {tile!r}."
+                )
+            if tile.is_circuit or tile.has_adc_errors or tile.ir_drop is not None:
+                raise ValueError(
+                    "PlasticLinear: a tile with IR drop, non-linear I-V, a current limit or ADC "
+                    "gain/offset errors is not supported for plastic layers; use one without."
+                )
+        # One array read as it is: the readout of a single array (Differential's combine is the
+        # identity on one readout); the tile's own mapping does not apply to these cells.
+        self.tile = None if tile is None else dataclasses.replace(tile, mapping=Differential())
         k_w, k_dev = jr.split(key)
         w = jr.uniform(k_w, (out_features, in_features), minval=lo, maxval=hi)
         g = device.g_min + w * (device.g_max - device.g_min)
@@ -165,8 +191,23 @@ class PlasticLinear(eqx.Module):
         d = self.device
         return (self.state.g - d.g_min) / (d.g_max - d.g_min)
 
-    def __call__(self, x: Array) -> Array:
-        return self.weight @ x
+    def __call__(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> Array:
+        """`W x` for one input `(in,)`; `key` for the tile's periphery noise, if it has any."""
+        x = jnp.asarray(x, dtype=self.state.g.dtype)
+        if self.tile is None:
+            return self.weight @ x
+        tile = self.tile
+        if tile.periphery_is_noisy and key is None:
+            raise RuntimeError("PlasticLinear: this tile draws periphery noise: pass key=...")
+        t_r, t_c, rows, cols = grid(self.in_features, self.out_features, tile)
+        w = jnp.pad(
+            self.weight.T,
+            ((0, t_r * rows - self.in_features), (0, t_c * cols - self.out_features)),
+        )
+        w_r = w.reshape(t_r, rows, t_c, cols).transpose(0, 2, 1, 3)[None]
+        key = key if tile.periphery_is_noisy else None
+        y = analog_mvm(tile, w_r, split_rows(x, t_r, rows), key)
+        return y.sum(0).reshape(-1)[: self.out_features]
 
     def apply(self, dw: ArrayLike, key: PRNGKeyArray) -> PlasticLinear:
         """This layer after a desired weight change `dw (out, in)`, applied as pulses."""
@@ -191,11 +232,15 @@ class _WTA(eqx.Module):
     v_th: float
     gain: float
 
-    def run(self, w: Array, theta: Array, spikes_in: Array) -> Array:
-        """Output spikes `(T, n_out)` for input spikes `(T, n_in)`."""
+    def run(self, layer: PlasticLinear, theta: Array, spikes_in: Array, key) -> Array:
+        """Output spikes `(T, n_out)` for input spikes `(T, n_in)`; `key` for the read noise
+        of a noisy tile (None otherwise)."""
+        noisy = layer.tile is not None and layer.tile.periphery_is_noisy
+        keys = jr.split(key, spikes_in.shape[0]) if noisy else None
 
-        def step(v, s):
-            v = self.beta * v + self.gain * (w @ s)
+        def step(v, inputs):
+            s, k = inputs
+            v = self.beta * v + self.gain * layer(s, key=k)
             over = v - (self.v_th + theta)
             fire = jnp.max(over) > 0
             winner = jax.nn.one_hot(jnp.argmax(over), v.shape[0], dtype=v.dtype) * fire.astype(
@@ -204,7 +249,8 @@ class _WTA(eqx.Module):
             v = jnp.where(fire, 0.0, v)  # the winner resets, inhibition silences the others
             return v, winner
 
-        _, out = jax.lax.scan(step, jnp.zeros(w.shape[0], w.dtype), spikes_in)
+        v0 = jnp.zeros(layer.out_features, layer.state.g.dtype)
+        _, out = jax.lax.scan(step, v0, (spikes_in, keys))
         return out
 
 
@@ -224,6 +270,7 @@ def stdp_digits(
     theta_plus: float = 0.1,
     v_th: float = 4.0,
     w_init: tuple[float, float] = (0.0, 0.3),
+    tile: Tile | None = None,
     n_train: int | None = None,
     n_test: int | None = None,
 ) -> dict:
@@ -237,7 +284,8 @@ def stdp_digits(
     thresholds (`theta_plus` per spike, no decay during learning). Each training digit is shown
     once per epoch; after it, the STDP change of its spike trains (`rule`: the pair rule with
     a weak depression window and Diehl and Cook's offset `x_tar`) is applied as pulses.
-    Initial weights uniform in `w_init`.
+    Initial weights uniform in `w_init`. With `tile`, the layer is read through that tile's
+    converters and noise (`PlasticLinear`), in learning and in the readout.
 
     The readout never touches the features: the learned layer (frozen, thresholds kept) gives
     spike counts; two readouts are fitted on the training counts: Diehl and Cook's class vote
@@ -263,7 +311,7 @@ def stdp_digits(
     if p_max > 1:
         raise ValueError(f"stdp_digits: `rate` x dt must be <= 1; got {rate} Hz x {rule.dt} s.")
     k_init, k_train, k_eval = jr.split(key, 3)
-    layer = PlasticLinear(64, n_neurons, device=device, w_init=w_init, key=k_init)
+    layer = PlasticLinear(64, n_neurons, device=device, w_init=w_init, tile=tile, key=k_init)
     wta = _WTA(beta=math.exp(-rule.dt / 20e-3), v_th=v_th, gain=1.0)
 
     def present(carry, inputs):
@@ -271,7 +319,7 @@ def stdp_digits(
         x, k = inputs
         k_in, k_up = jr.split(k)
         pre = _poisson(k_in, x, steps, p_max)
-        post = wta.run(layer.weight, theta, pre)
+        post = wta.run(layer, theta, pre, jr.fold_in(k, 2))
         layer = layer.stdp(rule, pre, post, k_up)
         return (layer, theta + theta_plus * post.sum(0)), None
 
@@ -282,26 +330,28 @@ def stdp_digits(
         return layer, theta
 
     @eqx.filter_jit
-    def counts(w, theta, xs, key):
+    def counts(layer, theta, xs, key):
         keys = jr.split(key, xs.shape[0])
-        return jax.vmap(lambda x, k: wta.run(w, theta, _poisson(k, x, steps, p_max)).sum(0))(
-            xs, keys
-        )
 
-    def readouts(w, theta):
+        def one(x, k):
+            return wta.run(layer, theta, _poisson(k, x, steps, p_max), jr.fold_in(k, 1)).sum(0)
+
+        return jax.vmap(one)(xs, keys)
+
+    def readouts(layer, theta):
         k_a, k_b = jr.split(k_eval)
-        c_tr = np.asarray(counts(w, theta, jnp.asarray(x_tr), k_a))
-        c_te = np.asarray(counts(w, theta, jnp.asarray(x_te), k_b))
+        c_tr = np.asarray(counts(layer, theta, jnp.asarray(x_tr), k_a))
+        c_te = np.asarray(counts(layer, theta, jnp.asarray(x_te), k_b))
         return _vote(c_tr, y_tr, c_te, y_te), _linear(c_tr, y_tr, c_te, y_te), c_te.sum(1).mean()
 
     theta = jnp.zeros(n_neurons)
-    vote0, lin0, _ = readouts(layer.weight, theta)
+    vote0, lin0, _ = readouts(layer, theta)
     for epoch in range(epochs):
         order = jr.permutation(jr.fold_in(k_train, epoch), len(x_tr))
         layer, theta = learn(
             layer, theta, jnp.asarray(x_tr)[order], jr.fold_in(k_train, 1000 + epoch)
         )
-    vote, lin, rate_out = readouts(layer.weight, theta)
+    vote, lin, rate_out = readouts(layer, theta)
     return {
         "vote": vote,
         "linear": lin,

@@ -232,7 +232,7 @@ class AbstractPulsedDevice(AbstractDevice):
         if not jnp.issubdtype(n.dtype, jnp.integer):
             raise ValueError(
                 f"{name}.pulse: `n_pulses` must be integers (pulse counts, signed); got dtype "
-                f"{n.dtype}. Round a desired change to counts first (e.g. crossbar.STDP does)."
+                f"{n.dtype}. Round a desired change to counts first (crossbar.to_pulses does)."
             )
         return _pulse(self, jnp.asarray(g, dtype=jnp.result_type(float)), n, key, params)
 
@@ -457,7 +457,8 @@ class ExpStep(AbstractPulsedDevice):
             check_finite_number("ExpStep", name, getattr(self, name))
 
     def step(self, g: Array, params: PulsedParams, up: bool) -> Array:
-        z = 2.0 * self.a * (g - self.g_mid) / (params.g_hi - params.g_lo) + self.b
+        width = jnp.maximum(params.g_hi - params.g_lo, 1e-30)  # bounds may meet in the middle
+        z = 2.0 * self.a * (g - self.g_mid) / width + self.b
         if up:
             return params.dg_up * jnp.maximum(1.0 - self.A_up * jnp.exp(self.gamma_up * z), 0.0)
         return params.dg_down * jnp.maximum(1.0 - self.A_down * jnp.exp(-self.gamma_down * z), 0.0)
@@ -522,7 +523,8 @@ class PowStep(AbstractPulsedDevice):
         )
 
     def step(self, g: Array, params: PulsedParams, up: bool) -> Array:
-        omega = jnp.clip((params.g_hi - g) / (params.g_hi - params.g_lo), 0.0, 1.0)
+        width = jnp.maximum(params.g_hi - params.g_lo, 1e-30)  # bounds may meet in the middle
+        omega = jnp.clip((params.g_hi - g) / width, 0.0, 1.0)
         if up:
             return params.dg_up * omega**params.gamma_up
         return params.dg_down * (1.0 - omega) ** params.gamma_down

@@ -1,5 +1,6 @@
 """STDP: the pair window against a brute-force numpy sum, pulses on devices, the worked example."""
 
+import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -114,3 +115,49 @@ def test_unsupervised_digits_learn_on_ideal_and_real_devices():
         r = crossbar.stdp_digits(device, key=jr.PRNGKey(0), n_neurons=64, n_train=700)
         assert r["vote"] > 0.6 and r["vote"] > r["vote_before"] + 0.25, r
         assert r["linear"] > 0.74 and r["linear"] > r["linear_before"] + 0.18, r
+
+
+def test_plastic_layer_reads_through_a_tile_periphery(getkey):
+    layer = crossbar.PlasticLinear(70, 9, device=IDEAL, key=getkey())
+    x = jr.uniform(getkey(), (70,))
+    exact = layer.weight @ x
+    # Without converters or noise, on a grid of 32 x 4 tiles: the same numbers.
+    plain = crossbar.Tile(
+        dac=crossbar.DAC(bits=None),
+        adc=crossbar.ADC(bits=None, bound=float("inf")),
+        rows=32,
+        cols=4,
+    )
+    on_tiles = crossbar.PlasticLinear(70, 9, device=IDEAL, tile=plain, key=jr.PRNGKey(0))
+    on_tiles = eqx.tree_at(lambda m: m.state, on_tiles, layer.state)
+    np.testing.assert_allclose(on_tiles(x), exact, rtol=1e-5)
+    # 4-bit DAC and ADC, against numpy: per row tile, inputs scaled by their max, rounded to
+    # steps of 2/14; outputs rounded to steps of 2 * 8 / 14 and clipped at 8; scaled back, summed.
+    coarse = crossbar.Tile(
+        dac=crossbar.DAC(bits=4), adc=crossbar.ADC(bits=4, bound=8.0), rows=32, cols=4
+    )
+    q = eqx.tree_at(
+        lambda m: m.state,
+        crossbar.PlasticLinear(70, 9, device=IDEAL, tile=coarse, key=jr.PRNGKey(0)),
+        layer.state,
+    )
+    w, xs = np.asarray(layer.weight, np.float64), np.asarray(x, np.float64)
+    ref = np.zeros(9)
+    for lo in range(0, 70, 32):
+        xt, wt = xs[lo : lo + 32], w[:, lo : lo + 32]
+        a = np.abs(xt).max()
+        xq = np.rint(xt / a / (2 / 14)) * (2 / 14)
+        y = wt @ xq
+        ref += np.clip(np.rint(y / (16 / 14)) * (16 / 14), -8.0, 8.0) * a
+    np.testing.assert_allclose(q(x), ref, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(ref, exact, rtol=1e-2)
+    noisy = crossbar.PlasticLinear(
+        70, 9, device=IDEAL, tile=crossbar.Tile(out_noise=0.1), key=jr.PRNGKey(0)
+    )
+    with pytest.raises(RuntimeError, match="key"):
+        noisy(x)
+    assert noisy(x, key=getkey()).shape == (9,)
+    with pytest.raises(ValueError, match="IR drop"):
+        crossbar.PlasticLinear(
+            4, 2, device=IDEAL, tile=crossbar.Tile(ir_drop=crossbar.IRDrop(1.0)), key=jr.PRNGKey(0)
+        )
