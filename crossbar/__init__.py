@@ -22,6 +22,7 @@ from ._convert import ann_accuracy as ann_accuracy
 from ._convert import conversion_curve as conversion_curve
 from ._convert import convert as convert
 from ._convert import format_conversion as format_conversion
+from ._convert import plot_conversion as plot_conversion
 from ._convert import train_ann as train_ann
 from ._converters import ADC as ADC
 from ._converters import DAC as DAC

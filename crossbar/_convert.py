@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -28,10 +29,12 @@ from devices._checks import check_int
 
 from ._chip import at_time, program
 from ._encoders import Encoder
+from ._io import pyplot, save_figure
 from ._lif import LIF
 from ._linear import AnalogLinear
 from ._network import SpikingNetwork, ideal_tile
 from ._tile import Tile
+from ._train import _adam
 from .data import Dataset
 
 _SUPPORTED = (
@@ -44,43 +47,42 @@ def _is_relu(fn) -> bool:
     return fn is jax.nn.relu or getattr(fn, "__name__", None) == "relu"
 
 
-def _linear_layers(ann) -> list[tuple[eqx.nn.Linear, bool]]:
-    """`[(linear, followed_by_relu)]` of a supported ANN, or a ValueError naming the layer."""
+def _linear_layers(ann) -> list[eqx.nn.Linear]:
+    """The Linear layers of a supported ANN, a ReLU between each two (checked), or a
+    ValueError naming the layer that has no spiking counterpart."""
     if isinstance(ann, eqx.nn.MLP):
         if not _is_relu(ann.activation):
             raise ValueError(
                 f"convert: the MLP's activation must be jax.nn.relu (an integrate-and-fire "
                 f"neuron's rate is a ReLU); got {ann.activation!r}."
             )
-        out = [(layer, True) for layer in ann.layers[:-1]]
         final = ann.final_activation
         if getattr(final, "__name__", "") not in ("_identity", "<lambda>") and not _is_relu(final):
             raise ValueError(
                 f"convert: the MLP's final_activation must be the identity or relu; got {final!r}."
             )
-        return out + [(ann.layers[-1], _is_relu(final))]
-    layers = ann.layers if isinstance(ann, eqx.nn.Sequential) else None
-    if layers is None:
+        return list(ann.layers)
+    if not isinstance(ann, eqx.nn.Sequential):
         raise ValueError(
             f"convert: `ann` must be an eqx.nn.MLP or eqx.nn.Sequential of {_SUPPORTED}; got "
             f"{type(ann).__name__}."
         )
-    out: list[tuple[eqx.nn.Linear, bool]] = []
-    for i, layer in enumerate(layers):
+    linears: list[eqx.nn.Linear] = []
+    relu_after_last = False  # whether a ReLU follows the latest Linear
+    for i, layer in enumerate(ann.layers):
         if isinstance(layer, eqx.nn.Linear):
-            if out and not out[-1][1] and i > 0:
+            if linears and not relu_after_last:
                 raise ValueError(
                     f"convert: layers[{i}] is a Linear right after another Linear with no ReLU "
                     "between them; fold them into one or put a ReLU between."
                 )
-            out.append((layer, False))
+            linears.append(layer)
+            relu_after_last = False
         elif isinstance(layer, eqx.nn.Lambda) and _is_relu(layer.fn):
-            if not out or out[-1][1]:
+            if not linears or relu_after_last:
                 raise ValueError(f"convert: layers[{i}] is a ReLU with no Linear before it.")
-            out[-1] = (out[-1][0], True)
-        elif isinstance(layer, (eqx.nn.Dropout, eqx.nn.Identity)):
-            continue
-        else:
+            relu_after_last = True
+        elif not isinstance(layer, (eqx.nn.Dropout, eqx.nn.Identity)):
             what = type(layer).__name__
             if isinstance(layer, eqx.nn.Lambda):
                 what = f"Lambda({getattr(layer.fn, '__name__', layer.fn)!r})"
@@ -88,17 +90,16 @@ def _linear_layers(ann) -> list[tuple[eqx.nn.Linear, bool]]:
                 f"convert: layers[{i}] ({what}) has no spiking counterpart; supported: "
                 f"{_SUPPORTED}."
             )
-    if not out:
+    if not linears:
         raise ValueError("convert: the network has no Linear layer.")
-    return out
+    return linears
 
 
 def _activations(linears, x: np.ndarray) -> list[np.ndarray]:
-    """Each hidden layer's ReLU outputs on `x (N, in)`."""
+    """Each hidden layer's ReLU outputs on `x (N, in)` (the output layer's are not needed)."""
     acts, h = [], jnp.asarray(x)
-    for layer, relu in linears[:-1]:
-        h = jax.vmap(layer)(h)
-        h = jax.nn.relu(h) if relu else h
+    for layer in linears[:-1]:
+        h = jax.nn.relu(jax.vmap(layer)(h))
         acts.append(np.asarray(h))
     return acts
 
@@ -138,7 +139,7 @@ def convert(
         raise ValueError(f"convert: `tile` must be a crossbar.Tile; got {tile!r}.")
     linears = _linear_layers(ann)
     x_calib = np.asarray(x_calib, np.float32)
-    n_in = linears[0][0].in_features
+    n_in = linears[0].in_features
     if x_calib.ndim != 2 or x_calib.shape[1] != n_in or len(x_calib) < 1:
         raise ValueError(
             f"convert: `x_calib` must be (N, {n_in}) inputs of the network; got {x_calib.shape}."
@@ -150,7 +151,7 @@ def convert(
     scales.append(1.0)  # the output layer: mean current, no neuron
     layers: list = []
     keys = jr.split(key, len(linears))
-    for i, ((lin, _), k) in enumerate(zip(linears, keys)):
+    for i, (lin, k) in enumerate(zip(linears, keys)):
         analog = AnalogLinear(lin.in_features, lin.out_features, lin.use_bias, tile=tile, key=k)
         w = lin.weight * (scales[i] / scales[i + 1])
         analog = eqx.tree_at(lambda m: m.weight, analog, w)
@@ -184,29 +185,32 @@ def train_ann(
     y = jnp.asarray(data.y_train)
     k_init, k_data = jr.split(key)
     mlp = eqx.nn.MLP(x.shape[1], data.n_classes, hidden[0], len(hidden), jax.nn.relu, key=k_init)
-    opt = optax.adam(learning_rate)
+    opt = _adam(float(learning_rate))  # one per learning rate: `_ann_step` compiles once
     state = opt.init(eqx.filter(mlp, eqx.is_array))
-
-    @eqx.filter_jit
-    def step(mlp, state, xb, yb):
-        def loss(m):
-            logits = jax.vmap(m)(xb)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
-
-        grads = eqx.filter_grad(loss)(mlp)
-        # Optax's Adam raises a float to an int32 step count, which only standard promotion
-        # allows (as in crossbar.train); our own code is strict-promotion clean.
-        with jax.numpy_dtype_promotion("standard"):
-            updates, state = opt.update(grads, state, eqx.filter(mlp, eqx.is_array))
-        return eqx.apply_updates(mlp, updates), state
 
     n = x.shape[0]
     for epoch in range(epochs):
         order = jr.permutation(jr.fold_in(k_data, epoch), n)
         for start in range(0, n - batch_size + 1, batch_size):
             idx = order[start : start + batch_size]
-            mlp, state = step(mlp, state, x[idx], y[idx])
+            mlp, state = _ann_step(mlp, state, x[idx], y[idx], opt)
     return mlp
+
+
+@eqx.filter_jit
+def _ann_step(mlp, state, xb, yb, opt):
+    """One Adam step of `train_ann` on a batch (compiled once per optimiser and shapes)."""
+
+    def loss(m):
+        logits = jax.vmap(m)(xb)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    grads = eqx.filter_grad(loss)(mlp)
+    # Optax's Adam raises a float to an int32 step count, which only standard promotion allows
+    # (as in crossbar.train); our own code is strict-promotion clean.
+    with jax.numpy_dtype_promotion("standard"):
+        updates, state = opt.update(grads, state, eqx.filter(mlp, eqx.is_array))
+    return eqx.apply_updates(mlp, updates), state
 
 
 def ann_accuracy(ann, data: Dataset) -> float:
@@ -276,6 +280,26 @@ def conversion_curve(
         "n_chips": n_chips,
         "percentile": float(percentile),
     }
+
+
+def plot_conversion(curve: dict, path) -> Path | None:
+    """The curve of `conversion_curve` as a PNG at `path` (written atomically): the ANN's
+    accuracy as a line, the SNN's on ideal devices and on the device against time steps.
+    None without matplotlib."""
+    plt = pyplot()
+    if plt is None:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.axhline(curve["ann"], color="k", ls="--", label="ANN")
+    ax.plot(curve["steps"], curve["snn_ideal"], "o-", label="SNN, ideal devices")
+    ax.plot(
+        curve["steps"], curve["snn_device"], "s-", label=f"SNN, {curve.get('device', 'device')}"
+    )
+    ax.set(xscale="log", xlabel="time steps", ylabel="test accuracy")
+    ax.set_xticks(curve["steps"], [str(s) for s in curve["steps"]])
+    ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=120)
 
 
 def format_conversion(curve: dict, device: str = "device") -> str:

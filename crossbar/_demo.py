@@ -16,7 +16,7 @@ from ._converters import ADC, DAC
 from ._device_study import format_duration
 from ._encoders import Encoder
 from ._energy import estimate_energy
-from ._io import atomic_write_bytes, atomic_write_json
+from ._io import atomic_write_json, pyplot, save_figure
 from ._lif import LIF
 from ._linear import AnalogLinear
 from ._network import SpikingNetwork
@@ -177,14 +177,8 @@ def run_demo(
 def plot_drift(results: dict, path: Path) -> Path | None:
     """Accuracy against time since programming, median and min..max over chips; None when
     matplotlib is not installed."""
-    try:
-        import io
-
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     t = np.asarray(results["times_s"])
@@ -198,7 +192,4 @@ def plot_drift(results: dict, path: Path) -> Path | None:
     ax.set_title("SNN on PCM crossbars: accuracy over the chip's life")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_figure(fig, path, dpi=120, bbox_inches="tight")

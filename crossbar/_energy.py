@@ -15,7 +15,7 @@ from devices._checks import check_nonnegative, check_positive
 
 from ._chip import analog_layers
 from ._conv import AnalogConv2d
-from ._io import atomic_write_bytes, atomic_write_json
+from ._io import atomic_write_json, pyplot, save_figure
 from ._lif import LIF
 from ._linear import AnalogLinear
 from ._network import SpikingNetwork
@@ -393,14 +393,8 @@ class EnergyReport(dict):
 
     def plot(self, path):
         """A stacked bar per layer and component; None without matplotlib."""
-        try:
-            import io
-
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
+        plt = pyplot()
+        if plt is None:
             return None
         fig, ax = plt.subplots(figsize=(6, 4))
         names = [r["name"] for r in self["layers"]]
@@ -413,10 +407,7 @@ class EnergyReport(dict):
         ax.set_title("energy by layer and component")
         ax.legend()
         plt.setp(ax.get_xticklabels(), rotation=15, ha="right")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-        plt.close(fig)
-        return atomic_write_bytes(path, buf.getvalue())
+        return save_figure(fig, path, dpi=120, bbox_inches="tight")
 
 
 def _j(value: float) -> str:

@@ -35,3 +35,29 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """`obj` as indented JSON at `path`, written atomically."""
     return atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def pyplot():
+    """`matplotlib.pyplot` on the non-interactive Agg backend, or None when matplotlib is not
+    installed (plots are optional: the `plot` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike, **savefig) -> Path:
+    """`fig` as a PNG at `path`, written atomically (`atomic_write_bytes`), then closed;
+    `savefig` passes on to `Figure.savefig` (`dpi`, `bbox_inches`)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", **savefig)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())

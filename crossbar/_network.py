@@ -165,18 +165,14 @@ class SpikingNetwork(eqx.Module):
             return net._step(states, x_t, k_t, record)
 
         _, outs = jax.lax.scan(body, net._initial_states(seq[0]), (seq, keys))
-        outputs, membranes = outs[0], outs[1]
+        read = outs[1] if self.readout == "membrane" else outs[0]  # (T, ...) what is read out
         if over_time:
-            seq_out = membranes if self.readout == "membrane" else outputs
-            total = jnp.cumsum(seq_out, axis=0)
+            total = jnp.cumsum(read, axis=0)
             if self.readout == "sum":
                 return total
-            t = jnp.arange(1, seq_out.shape[0] + 1, dtype=total.dtype)
+            t = jnp.arange(1, read.shape[0] + 1, dtype=total.dtype)
             return total / t.reshape((-1,) + (1,) * (total.ndim - 1))
-        if self.readout == "membrane":
-            y = membranes.mean(0)
-        else:
-            y = outputs.mean(0) if self.readout == "mean" else outputs.sum(0)
+        y = read.sum(0) if self.readout == "sum" else read.mean(0)
         return (y, outs[2]) if record else y
 
 

@@ -25,8 +25,10 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 import devices
 from devices._checks import check_int, check_nonnegative, check_positive
 
+from ._encoders import rate_encode
 from ._mapping import Differential
 from ._tile import Tile, analog_mvm, grid, split_rows
+from .data import digits
 
 
 class STDP(eqx.Module):
@@ -97,8 +99,7 @@ class STDP(eqx.Module):
 
         init = (jnp.zeros(pre.shape[1:], pre.dtype), jnp.zeros(post.shape[1:], pre.dtype))
         _, (x, y_before) = jax.lax.scan(step, init, (pre, post))
-        dw = self.a_plus * post.T @ (x - self.x_tar) - self.a_minus * y_before.T @ pre
-        return dw
+        return self.a_plus * post.T @ (x - self.x_tar) - self.a_minus * y_before.T @ pre
 
 
 def to_pulses(dw: ArrayLike, device: devices.AbstractPulsedDevice, key: PRNGKeyArray) -> Array:
@@ -230,7 +231,6 @@ class _WTA(eqx.Module):
 
     beta: float
     v_th: float
-    gain: float
 
     def run(self, layer: PlasticLinear, theta: Array, spikes_in: Array, key) -> Array:
         """Output spikes `(T, n_out)` for input spikes `(T, n_in)`; `key` for the read noise
@@ -240,7 +240,7 @@ class _WTA(eqx.Module):
 
         def step(v, inputs):
             s, k = inputs
-            v = self.beta * v + self.gain * layer(s, key=k)
+            v = self.beta * v + layer(s, key=k)
             over = v - (self.v_th + theta)
             fire = jnp.max(over) > 0
             winner = jax.nn.one_hot(jnp.argmax(over), v.shape[0], dtype=v.dtype) * fire.astype(
@@ -252,10 +252,6 @@ class _WTA(eqx.Module):
         v0 = jnp.zeros(layer.out_features, layer.state.g.dtype)
         _, out = jax.lax.scan(step, v0, (spikes_in, keys))
         return out
-
-
-def _poisson(key: PRNGKeyArray, x: Array, steps: int, p_max: float) -> Array:
-    return (jr.uniform(key, (steps, *x.shape)) < p_max * x).astype(jnp.float32)
 
 
 def stdp_digits(
@@ -296,15 +292,13 @@ def stdp_digits(
     the initial weights as `vote_before` and `linear_before`, `weights` (n_neurons, 64) and
     `spike_rate` (mean output spikes per test digit).
     """
-    from . import data as data_mod
-
     check_int("stdp_digits", "n_neurons", n_neurons)
     check_int("stdp_digits", "epochs", epochs)
     check_int("stdp_digits", "steps", steps)
     check_positive("stdp_digits", "rate", rate)
     check_positive("stdp_digits", "v_th", v_th)
     check_nonnegative("stdp_digits", "theta_plus", theta_plus)
-    ds = data_mod.digits()
+    ds = digits()
     x_tr, y_tr = _equal_ink(ds.x_train[:n_train]), ds.y_train[:n_train]
     x_te, y_te = _equal_ink(ds.x_test[:n_test]), ds.y_test[:n_test]
     p_max = rate * rule.dt
@@ -312,13 +306,13 @@ def stdp_digits(
         raise ValueError(f"stdp_digits: `rate` x dt must be <= 1; got {rate} Hz x {rule.dt} s.")
     k_init, k_train, k_eval = jr.split(key, 3)
     layer = PlasticLinear(64, n_neurons, device=device, w_init=w_init, tile=tile, key=k_init)
-    wta = _WTA(beta=math.exp(-rule.dt / 20e-3), v_th=v_th, gain=1.0)
+    wta = _WTA(beta=math.exp(-rule.dt / 20e-3), v_th=v_th)
 
     def present(carry, inputs):
         layer, theta = carry
         x, k = inputs
         k_in, k_up = jr.split(k)
-        pre = _poisson(k_in, x, steps, p_max)
+        pre = rate_encode(p_max * x, steps, key=k_in)
         post = wta.run(layer, theta, pre, jr.fold_in(k, 2))
         layer = layer.stdp(rule, pre, post, k_up)
         return (layer, theta + theta_plus * post.sum(0)), None
@@ -334,7 +328,9 @@ def stdp_digits(
         keys = jr.split(key, xs.shape[0])
 
         def one(x, k):
-            return wta.run(layer, theta, _poisson(k, x, steps, p_max), jr.fold_in(k, 1)).sum(0)
+            return wta.run(
+                layer, theta, rate_encode(p_max * x, steps, key=k), jr.fold_in(k, 1)
+            ).sum(0)
 
         return jax.vmap(one)(xs, keys)
 

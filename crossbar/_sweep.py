@@ -27,9 +27,9 @@ from devices._checks import check_int
 
 from ._chip import analog_layers, at_time, program
 from ._circuit import IRDrop
-from ._io import atomic_write_bytes, atomic_write_json
+from ._io import atomic_write_bytes, atomic_write_json, pyplot, save_figure
 from ._network import as_digital, map_tiles
-from ._tile import Tile
+from ._tile import Tile, grid
 from .data import Dataset
 
 #: Parameters that are not a field of `Tile`, its converters or its device.
@@ -85,10 +85,8 @@ def _memory_estimate(model, n_test: int, n_chips: int) -> int:
     per chip and test example the widest activation."""
     cells = 0
     for layer in analog_layers(model):
-        t = layer.tile
-        rows, cols = min(t.rows, layer.in_features), min(t.cols, layer.out_features)
-        tiles = -(-layer.in_features // rows) * -(-layer.out_features // cols)
-        cells += t.mapping.n_arrays * tiles * rows * cols
+        t_r, t_c, rows, cols = grid(layer.in_features, layer.out_features, layer.tile)
+        cells += layer.tile.mapping.n_arrays * t_r * t_c * rows * cols
     widest = max(max(layer.in_features, layer.out_features) for layer in analog_layers(model))
     return 4 * n_chips * (6 * cells + 4 * n_test * widest)
 
@@ -150,12 +148,8 @@ class SweepResult(list):
     def plot(self, path, metric: str = "accuracy"):
         """One panel per parameter: the median over chips (and over the other parameters'
         values) with the chip-to-chip range shaded. None without matplotlib."""
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
+        plt = pyplot()
+        if plt is None:
             return None
         fig, axes = plt.subplots(1, len(self.params), figsize=(4 * len(self.params), 3.2))
         axes = np.atleast_1d(axes)
@@ -174,10 +168,7 @@ class SweepResult(list):
             ax.set_xlabel(p)
             ax.set_ylabel(metric.replace("_", " "))
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        return atomic_write_bytes(path, buf.getvalue())
+        return save_figure(fig, path, dpi=110)
 
 
 _STATS = ("median", "mean", "std", "min", "max")
