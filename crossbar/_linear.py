@@ -13,7 +13,14 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 from ._converters import exact_div
-from ._tile import Tile, analog_mvm, grid, one_hot_response, split_rows
+from ._drift import (
+    Calibration,
+    calibration_readout,
+    calibration_set,
+    fitted_gain,
+    one_hot_response,
+)
+from ._tile import Tile, analog_mvm, grid, split_rows
 
 
 class AnalogState(eqx.Module):
@@ -21,8 +28,8 @@ class AnalogState(eqx.Module):
 
     - `device_state`: the devices' programmed state, arrays `(n_arrays, T_r, T_c, rows, cols)`.
     - `w_scale`: the weight scale of the mapping (a scalar, or `(T_c, cols)` per column).
-    - `r0`: the reference response to one-hot inputs right after programming (drift
-      compensation), a scalar or one per output.
+    - `r0`: drift compensation's reference response right after programming (see
+      `Tile.drift_reference`), a scalar or one per output.
     - `g`: the conductances of the latest read (`at_time`), or None before the first read.
     - `w_r`: the effective weights in tile units of each readout of that read
       (`mapping.readout_weights(g)`), computed once per read so forward passes don't redo it.
@@ -30,6 +37,8 @@ class AnalogState(eqx.Module):
     - `t`: the time of that read, seconds since programming.
     - `adc_errors`: each ADC's `(gain, offset)`, `(n_readouts, T_r, T_c, cols)` each, drawn
       at programming when the tile has `adc_gain` or `adc_offset`; else None.
+    - `calibration`: the calibration inputs of drift compensation's `"calibration"`
+      reference, chosen at programming; else None.
     """
 
     device_state: eqx.Module
@@ -40,6 +49,7 @@ class AnalogState(eqx.Module):
     alpha: Array
     t: Array
     adc_errors: tuple[Array, Array] | None = None
+    calibration: Calibration | None = None
 
 
 class AbstractAnalogLayer(eqx.Module):
@@ -177,14 +187,21 @@ class AnalogLinear(AbstractAnalogLayer):
         y = y * (w_scale[None, :, :] if w_scale.ndim else w_scale)
         return y.sum(0).reshape(-1)[: self.out_features]
 
-    def _response(self, w_r: Array, w_scale: Array, key) -> Array:
-        """Drift compensation's reference: mean |y| of the forward pass on one-hot inputs
-        (aihwkit's `GlobalDriftCompensation` readout), one value or one per output."""
-        key = key if self.tile.periphery_is_noisy else None
-        y = one_hot_response(self.tile, w_r, key)  # (T_r, T_c, R, C)
-        y = self._untile(y * (w_scale[None, :, None, :] if w_scale.ndim else w_scale))
-        axis = None if self.tile.drift_compensation == "global" else 1
-        return jax.lax.stop_gradient(jnp.mean(jnp.abs(y), axis=axis))
+    def _response(self, w_r: Array, s: AnalogState, key, g: Array | None) -> Array:
+        """Drift compensation's reference response of the read `w_r` (conductances `g`), one
+        value or one per output (`Tile.drift_reference`)."""
+        tile = self.tile
+        key = key if tile.periphery_is_noisy else None
+        per_column = tile.drift_compensation == "column"
+        if tile.drift_reference == "calibration":
+            cal = s.calibration
+            y = calibration_readout(tile, cal, w_r, key, g, s.adc_errors)
+            r = fitted_gain(tile, y, cal.expected, per_column)
+            return r[: self.out_features] if per_column else r
+        # aihwkit's GlobalDriftCompensation: mean |y| of the responses to one-hot inputs.
+        y = one_hot_response(tile, w_r, key)  # (T_r, T_c, R, C)
+        y = self._untile(y * (s.w_scale[None, :, None, :] if s.w_scale.ndim else s.w_scale))
+        return jax.lax.stop_gradient(jnp.mean(jnp.abs(y), axis=1 if per_column else None))
 
     def _untile(self, w: Array) -> Array:
         """A tiled `(T_r, T_c, rows, cols)` array back to `(out_features, in_features)`."""
@@ -203,21 +220,22 @@ class AnalogLinear(AbstractAnalogLayer):
         g_target = self.tile.mapping.to_conductances(w, device.g_min, device.g_max)
         k_prog, k_read, k_ref = jr.split(key, 3)
         device_state = device.program(k_prog, g_target)
-        if self.tile.drift_compensation == "none" or not compensate:
-            r0 = jnp.ones(())
-        else:
-            g0 = device.read(k_read, device_state, 0.0)
-            r0 = self._response(self.tile.readout_weights(g0), w_scale, k_ref)
         adc_errors = None
         if self.tile.has_adc_errors:
             k_gain, k_off = jr.split(jr.fold_in(key, 7))
             t_r, t_c, _, cols = grid(self.in_features, self.out_features, self.tile)
             shape = (self.tile.mapping.n_readouts, t_r, t_c, cols)
-            gain = 1.0 + self.tile.adc_gain * jr.normal(k_gain, shape)
-            adc_errors = (gain, self.tile.adc_offset * jr.normal(k_off, shape))
-        state = AnalogState(
-            device_state, w_scale, r0, None, None, jnp.ones_like(r0), jnp.asarray(0.0), adc_errors
-        )
+            adc_gain = 1.0 + self.tile.adc_gain * jr.normal(k_gain, shape)
+            adc_errors = (adc_gain, self.tile.adc_offset * jr.normal(k_off, shape))
+        one = jnp.ones(())
+        state = AnalogState(device_state, w_scale, one, None, None, one, jnp.zeros(()), adc_errors)
+        if self.tile.drift_compensation != "none" and compensate:
+            if self.tile.drift_reference == "calibration":
+                cal = calibration_set(self.tile, g_target, jr.fold_in(key, 11))
+                state = dataclasses.replace(state, calibration=cal)
+            g0 = device.read(k_read, device_state, 0.0)
+            r0 = self._response(self.tile.readout_weights(g0), state, k_ref, g0)
+            state = dataclasses.replace(state, r0=r0, alpha=jnp.ones_like(r0))
         return eqx.tree_at(lambda m: m.state, self, state, is_leaf=lambda x: x is None)
 
     def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> AnalogLinear:
@@ -234,10 +252,10 @@ class AnalogLinear(AbstractAnalogLayer):
         w_r = self.tile.readout_weights(g)
         alpha = jnp.ones_like(s.r0)
         if self.tile.drift_compensation != "none" and compensate:
-            r_t = self._response(w_r, s.w_scale, k_ref)
+            r_t = self._response(w_r, s, k_ref, g)
             alpha = jnp.where(r_t > 0, s.r0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
         t = jnp.asarray(t, g.dtype)
-        state = AnalogState(s.device_state, s.w_scale, s.r0, g, w_r, alpha, t, s.adc_errors)
+        state = dataclasses.replace(s, g=g, w_r=w_r, alpha=alpha, t=t)
         return eqx.tree_at(lambda m: m.state, self, state)
 
     def realised_weight(self) -> Array:

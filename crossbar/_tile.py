@@ -55,8 +55,19 @@ class Tile(eqx.Module):
     - `train_time`: `(t_min, t_max)`, seconds: before programming, each forward pass reads the
       sampled chip at a time drawn log-uniformly from this range (default `(1.0, 1.0)`).
     - `drift_compensation`: `"global"` (default), `"column"` or `"none"`: how `at_time`
-      rescales outputs, from the response to one-hot inputs (aihwkit's
-      `GlobalDriftCompensation`, and a per-column variant).
+      rescales outputs, `alpha = r0 / r_t`, from a reference readout right after
+      programming (`r0`) and at the read (`r_t`): one factor per layer, or one per output.
+    - `drift_reference`: what the reference reads (see `crossbar._drift`).
+      `"calibration"` (default): `CALIBRATION_VECTORS` calibration inputs drive every row of
+      every tile at once (random signs, an amplitude that fills a third of the ADC range),
+      through the tile's own DAC, noise, circuit and ADC, and `r` is the least-squares gain
+      of what the ADC reads on what the programmed targets should give. Many rows per output
+      make the readouts many ADC steps large, so `r` is well conditioned at every ADC
+      resolution (tested at 3 to 8 bits: the factor within a few percent of the true mean
+      drift). `"one_hot"`: aihwkit's `GlobalDriftCompensation` readout, mean `|y|` of the
+      responses to one-hot inputs, for equivalence with aihwkit; it breaks at coarse ADCs,
+      where one weight against one ADC step rounds to zero (at 4 bits, bound 10, a factor of
+      20 to 1000 instead of 2), and is why it is not the default.
 
     The circuit (step 3 computed from currents instead of `W x~`):
 
@@ -71,7 +82,8 @@ class Tile(eqx.Module):
 
     With any of `ir_drop` (exact), `nonlinear_iv` or `i_max`, every array of a tile is solved
     as a circuit: row `i` driven at `v_read x~_i`, the column currents divided by `v_read` and
-    mapped back to tile units as the conductances are. The drift compensation's one-hot
+    mapped back to tile units as the conductances are. The drift compensation's
+    calibration reference is read through the circuit like any input; aihwkit's one-hot
     reference stays elementwise (no IR drop on a single active row: small by construction).
     """
 
@@ -91,6 +103,7 @@ class Tile(eqx.Module):
     read_time: float = 10e-9
     train_time: tuple[float, float] = (1.0, 1.0)
     drift_compensation: Literal["global", "column", "none"] = "global"
+    drift_reference: Literal["calibration", "one_hot"] = "calibration"
     ir_drop: IRDrop | None = None
     nonlinear_iv: bool = False
     i_max: float | None = None
@@ -115,6 +128,11 @@ class Tile(eqx.Module):
             raise ValueError(
                 f'Tile: `drift_compensation` must be "global", "column" or "none"; '
                 f"got {self.drift_compensation!r}."
+            )
+        if self.drift_reference not in ("calibration", "one_hot"):
+            raise ValueError(
+                f'Tile: `drift_reference` must be "calibration" or "one_hot"; '
+                f"got {self.drift_reference!r}."
             )
         check_int("Tile", "max_bm_factor", self.max_bm_factor)
         check_nonnegative("Tile", "adc_offset", self.adc_offset)
@@ -232,7 +250,7 @@ def _circuit_mvm(tile: Tile, g: Array, xq: Array) -> Array:
     return tile.readout_weights(i / tile.v_read)
 
 
-def _one_pass(
+def adc_readouts(
     tile: Tile,
     w_r: Array,
     x: Array,
@@ -240,14 +258,14 @@ def _one_pass(
     key: PRNGKeyArray | None,
     g: Array | None = None,
     adc_errors: tuple[Array, Array] | None = None,
-):
-    """Steps 2 to 5 for every tile: `(combined y (T_r, T_c, C), clipped (T_r, T_c))`.
+) -> tuple[Array, Array]:
+    """Steps 2 to 5 for every tile, up to the ADC's rounding (before its clip): `(y
+    (n_readouts, T_r, T_c, C), converted inputs (T_r, T_c, R))`.
 
     `w_r`: `(n_readouts, T_r, T_c, R, C)`; `x`: `(T_r, R)`; `scale`: `(T_r, T_c)`, the
     reciprocal input scale of each tile; `g`: the conductances, needed by circuit tiles;
     `adc_errors`: each ADC's `(gain, offset)`, `(n_readouts, T_r, T_c, C)`.
     """
-    g_min, g_max = tile.device.g_min, tile.device.g_max
     xq = tile.dac(x[:, None, :], scale)  # (T_r, T_c, R)
     if tile.is_circuit:
         y = _circuit_mvm(tile, g, xq)
@@ -268,11 +286,25 @@ def _one_pass(
     if adc_errors is not None:
         gain, offset = adc_errors
         y = y * gain + offset
-    y = tile.adc.round(y)
+    return tile.adc.round(y), xq
+
+
+def _one_pass(
+    tile: Tile,
+    w_r: Array,
+    x: Array,
+    scale: Array,
+    key: PRNGKeyArray | None,
+    g: Array | None = None,
+    adc_errors: tuple[Array, Array] | None = None,
+):
+    """Steps 2 to 5 for every tile: `(combined y (T_r, T_c, C), clipped (T_r, T_c))` (the
+    arguments of `adc_readouts`)."""
+    y, xq = adc_readouts(tile, w_r, x, scale, key, g, adc_errors)
     clipped = jnp.any(tile.adc.clip(y) != y, axis=(0, 3))  # beyond the bound after rounding
     y = tile.adc.clip(y)
     x_sum = jnp.sum(xq, axis=-1, keepdims=True)
-    return tile.mapping.combine(y, x_sum, g_min, g_max), clipped
+    return tile.mapping.combine(y, x_sum, tile.device.g_min, tile.device.g_max), clipped
 
 
 def analog_mvm(
@@ -340,32 +372,6 @@ def analog_mvm(
             cond, body, init, max_steps=tile.bm_rounds, kind="checkpointed"
         )
     return jnp.where(jnp.broadcast_to(zero[:, None, None], y.shape), 0.0, y)
-
-
-def one_hot_response(tile: Tile, w_r: Array, key: PRNGKeyArray | None) -> Array:
-    """The output of every tile cell for a one-hot input on its row, `(T_r, T_c, R, C)`.
-
-    What the forward pass gives for the input `e_i` (row `i` at 1, all else 0), for all `i` at
-    once and elementwise: the DAC turns the single 1 into one value `v`, and each output is
-    `ADC(v W_ij + noise)` recombined, times `1 / scale`; the other row tiles see zero input and
-    give exact zeros. Bound management is not applied: one-hot outputs lie within one
-    weight (|W| <= 1) of zero, far inside usual output bounds.
-    """
-    g_min, g_max = tile.device.g_min, tile.device.g_max
-    one = jnp.ones((1,), w_r.dtype)
-    scale = 1.0 / tile.dac.input_scale(one)
-    v = tile.dac(one, scale)[0]
-    y = v * w_r
-    var = None
-    if tile.w_noise > 0:
-        w = jnp.abs(w_r) if tile.w_noise_type == "pcm" else 1.0
-        var = tile.w_noise**2 * w * v * v
-    if tile.out_noise > 0:
-        var = tile.out_noise**2 if var is None else var + tile.out_noise**2
-    if var is not None:
-        y = y + jnp.broadcast_to(jnp.sqrt(var), y.shape) * jr.normal(key, y.shape, y.dtype)
-    y = tile.mapping.combine(tile.adc(y), v, g_min, g_max)
-    return y * (1.0 / scale)
 
 
 def split_rows(x: Array, t_r: int, rows: int) -> Array:
