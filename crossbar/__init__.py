@@ -4,9 +4,11 @@ Mapping, periphery, tiles, layers, training, evaluation, energy, studies, data a
 line. Device physics lives in the sibling package `devices`.
 """
 
+from . import _allocator
 from . import data as data
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
+from ._checks import value_checks as value_checks
 from ._chip import analog_layers as analog_layers
 from ._chip import at_time as at_time
 from ._chip import program as program
@@ -68,3 +70,5 @@ from ._sweep import sweep as sweep
 from ._tile import Tile as Tile
 from ._train import evaluate_drift as evaluate_drift
 from ._train import train as train
+
+_allocator.tune()

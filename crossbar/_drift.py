@@ -53,7 +53,7 @@ class Calibration(eqx.Module):
 
 def calibration_set(tile: Tile, g_target: Array, key: PRNGKeyArray) -> Calibration:
     """The calibration inputs of a layer programmed to the targets `g_target`
-    `(n_arrays, T_r, T_c, rows, cols)`, uS.
+    `(n_arrays, T_r, T_c, cols, rows)`, uS.
 
     `K = CALIBRATION_VECTORS` inputs per row tile, each driving every row at one amplitude with
     a random sign (Rademacher, from `key`): each output sums many cells, so it is many ADC
@@ -62,9 +62,9 @@ def calibration_set(tile: Tile, g_target: Array, key: PRNGKeyArray) -> Calibrati
     readout column (the currents the ADC sees, offsets included) at `CALIBRATION_FILL` of the
     ADC bound; at most the DAC's bound, at least one DAC step.
     """
-    t_r, rows = g_target.shape[1], g_target.shape[3]
-    readouts = tile.readout_weights(jax.lax.stop_gradient(g_target))  # (n, T_r, T_c, R, C)
-    widest = jnp.sqrt(jnp.max(jnp.sum(readouts * readouts, axis=3), axis=(0, 3)))  # (T_r, T_c)
+    t_r, rows = g_target.shape[1], g_target.shape[4]
+    readouts = tile.readout_weights(jax.lax.stop_gradient(g_target))  # (n, T_r, T_c, C, R)
+    widest = jnp.sqrt(jnp.max(jnp.sum(readouts * readouts, axis=4), axis=(0, 3)))  # (T_r, T_c)
     dac, adc = tile.dac, tile.adc
     amp = jnp.full(widest.shape, dac.bound, readouts.dtype)
     if math.isfinite(adc.bound):
@@ -73,7 +73,7 @@ def calibration_set(tile: Tile, g_target: Array, key: PRNGKeyArray) -> Calibrati
     if dac.res > 0:  # a level the DAC puts out exactly
         amp = jnp.maximum(jnp.floor(amp / dac.res), 1.0) * dac.res
     signs = jr.rademacher(key, (CALIBRATION_VECTORS, t_r, rows), readouts.dtype)
-    expected = jnp.einsum("ktr,tc,ntcrj->nktcj", signs, amp, readouts)
+    expected = jnp.einsum("ktr,tc,ntcjr->nktcj", signs, amp, readouts)
     return Calibration(signs, amp, expected)
 
 
@@ -132,8 +132,21 @@ def fitted_gain(tile: Tile, measured: Array, expected: Array, per_column: bool) 
     return r.reshape(-1) if per_column else r
 
 
+def expected_gain(w_r: Array, w_target: Array, per_column: bool) -> Array:
+    """The gain the calibration reference measures in expectation over its random signs,
+    without noise or ADC: the least-squares gain of the readout weights `w_r` on the
+    programmed ones `w_target` (`(n_readouts, T_r, T_c, C, R)`), over every cell (one value)
+    or over each column's cells (`(T_c * C,)`). A column that expects nothing has gain 1."""
+    axis = (0, 1, 4) if per_column else None
+    w_target = jax.lax.stop_gradient(w_target)
+    num = jnp.sum(jax.lax.stop_gradient(w_r) * w_target, axis=axis)
+    den = jnp.sum(w_target * w_target, axis=axis)
+    r = jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 1.0)
+    return r.reshape(-1) if per_column else r
+
+
 def one_hot_response(tile: Tile, w_r: Array, key: PRNGKeyArray | None) -> Array:
-    """The output of every tile cell for a one-hot input on its row, `(T_r, T_c, R, C)`.
+    """The output of every tile cell for a one-hot input on its row, `(T_r, T_c, C, R)`.
 
     What the forward pass gives for the input `e_i` (row `i` at 1, all else 0), for all `i` at
     once and elementwise: the DAC turns the single 1 into one value `v`, and each output is

@@ -176,7 +176,7 @@ def _layer_vectors(layer, activity) -> tuple[AnalogLinear, jnp.ndarray, int]:
 
 def _row_conductance(linear: AnalogLinear) -> jnp.ndarray:
     """Sum over arrays and real outputs of the read conductances of each input row, uS."""
-    g = linear.state.g  # (n_arrays, T_r, T_c, rows, cols)
+    g = linear.state.g  # (n_arrays, T_r, T_c, cols, rows)
     return sum(linear._untile(g[a]).sum(axis=0) for a in range(g.shape[0]))
 
 

@@ -12,21 +12,25 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
+from ._checks import checking
 from ._converters import exact_div
 from ._drift import (
     Calibration,
     calibration_readout,
     calibration_set,
+    expected_gain,
     fitted_gain,
     one_hot_response,
 )
-from ._tile import Tile, analog_mvm, grid, split_rows
+from ._tile import Tile, analog_mvm, grid, split_rows, tiled, untiled
 
 
 class AnalogState(eqx.Module):
     """What a programmed analog layer holds.
 
-    - `device_state`: the devices' programmed state, arrays `(n_arrays, T_r, T_c, rows, cols)`.
+    - `device_state`: the devices' programmed state, arrays `(n_arrays, T_r, T_c, cols, rows)`
+      (each tile's block of the `(out, in)` weight matrix: the layout a matrix product of a
+      batch of inputs reads without a copy).
     - `w_scale`: the weight scale of the mapping (a scalar, or `(T_c, cols)` per column).
     - `r0`: drift compensation's reference response right after programming (see
       `Tile.drift_reference`), a scalar or one per output.
@@ -87,12 +91,15 @@ class AbstractAnalogLayer(eqx.Module):
         tile's `train_time` range (log-uniform), drift compensated unless `compensate=False`.
         Differentiable with respect to the weights."""
         k_prog, k_t, k_read = jr.split(key, 3)
+        t = self._train_time(k_t)
+        return self.program(k_prog, compensate=compensate).at_time(t, k_read, compensate=compensate)
+
+    def _train_time(self, key: PRNGKeyArray) -> Array:
+        """A read time drawn log-uniformly from the tile's `train_time` range, seconds."""
         t_min, t_max = self.tile.train_time
         if t_min == t_max:
-            t = jnp.asarray(float(t_min))
-        else:
-            t = jnp.exp(jr.uniform(k_t, (), minval=math.log(t_min), maxval=math.log(t_max)))
-        return self.program(k_prog, compensate=compensate).at_time(t, k_read, compensate=compensate)
+            return jnp.asarray(float(t_min))
+        return jnp.exp(jr.uniform(key, (), minval=math.log(t_min), maxval=math.log(t_max)))
 
 
 class AnalogLinear(AbstractAnalogLayer):
@@ -167,13 +174,15 @@ class AnalogLinear(AbstractAnalogLayer):
         return grid(self.in_features, self.out_features, self.tile)[:2]
 
     def _tile_units(self) -> tuple[Array, Array]:
-        """Weights in tile units `(T_r, T_c, rows, cols)` and the weight scale."""
+        """Weights in tile units `(T_r, T_c, cols, rows)` and the weight scale."""
         t_r, t_c, rows, cols = grid(self.in_features, self.out_features, self.tile)
-        w = self.weight.T  # (in, out): row i is an input, column j an output
-        w_scale = self.tile.mapping.weight_scale(w)
-        w = exact_div(w, w_scale) if w_scale.ndim == 0 else w / w_scale
-        w = jnp.pad(w, ((0, t_r * rows - self.in_features), (0, t_c * cols - self.out_features)))
-        w = w.reshape(t_r, rows, t_c, cols).transpose(0, 2, 1, 3)
+        w = self.weight  # (out, in): row j is an output (a column of the crossbar)
+        mapping = self.tile.mapping
+        # (the mapping counts (in, out); per layer the order is immaterial, and the
+        # untransposed weights keep the backward pass free of transposes)
+        w_scale = mapping.weight_scale(w.T if mapping.scaling == "column" else w)
+        w = exact_div(w, w_scale) if w_scale.ndim == 0 else w / w_scale[:, None]
+        w = tiled(w, t_r, rows, t_c, cols)
         if w_scale.ndim:
             w_scale = jnp.pad(w_scale, (0, t_c * cols - self.out_features), constant_values=1.0)
             w_scale = w_scale.reshape(t_c, cols)
@@ -199,15 +208,19 @@ class AnalogLinear(AbstractAnalogLayer):
             r = fitted_gain(tile, y, cal.expected, per_column)
             return r[: self.out_features] if per_column else r
         # aihwkit's GlobalDriftCompensation: mean |y| of the responses to one-hot inputs.
-        y = one_hot_response(tile, w_r, key)  # (T_r, T_c, R, C)
-        y = self._untile(y * (s.w_scale[None, :, None, :] if s.w_scale.ndim else s.w_scale))
+        y = one_hot_response(tile, w_r, key)  # (T_r, T_c, C, R)
+        y = self._untile(y * self._cell_scale(s.w_scale))
         return jax.lax.stop_gradient(jnp.mean(jnp.abs(y), axis=1 if per_column else None))
 
     def _untile(self, w: Array) -> Array:
-        """A tiled `(T_r, T_c, rows, cols)` array back to `(out_features, in_features)`."""
-        t_r, t_c, rows, cols = w.shape
-        w = w.transpose(0, 2, 1, 3).reshape(t_r * rows, t_c * cols)
-        return w[: self.in_features, : self.out_features].T
+        """A tiled `(..., T_r, T_c, cols, rows)` array back to `(..., out_features,
+        in_features)`."""
+        return untiled(w, self.out_features, self.in_features)
+
+    @staticmethod
+    def _cell_scale(w_scale: Array) -> Array:
+        """The weight scale broadcast over tiled cells `(T_r, T_c, cols, rows)`."""
+        return w_scale[..., None] if w_scale.ndim else w_scale
 
     # ------------------------------------------------------------------ chip life
 
@@ -220,14 +233,8 @@ class AnalogLinear(AbstractAnalogLayer):
         g_target = self.tile.mapping.to_conductances(w, device.g_min, device.g_max)
         k_prog, k_read, k_ref = jr.split(key, 3)
         device_state = device.program(k_prog, g_target)
-        adc_errors = None
-        if self.tile.has_adc_errors:
-            k_gain, k_off = jr.split(jr.fold_in(key, 7))
-            t_r, t_c, _, cols = grid(self.in_features, self.out_features, self.tile)
-            shape = (self.tile.mapping.n_readouts, t_r, t_c, cols)
-            adc_gain = 1.0 + self.tile.adc_gain * jr.normal(k_gain, shape)
-            adc_errors = (adc_gain, self.tile.adc_offset * jr.normal(k_off, shape))
         one = jnp.ones(())
+        adc_errors = self._adc_errors(key)
         state = AnalogState(device_state, w_scale, one, None, None, one, jnp.zeros(()), adc_errors)
         if self.tile.drift_compensation != "none" and compensate:
             if self.tile.drift_reference == "calibration":
@@ -236,6 +243,49 @@ class AnalogLinear(AbstractAnalogLayer):
             g0 = device.read(k_read, device_state, 0.0)
             r0 = self._response(self.tile.readout_weights(g0), state, k_ref, g0)
             state = dataclasses.replace(state, r0=r0, alpha=jnp.ones_like(r0))
+        return eqx.tree_at(lambda m: m.state, self, state, is_leaf=lambda x: x is None)
+
+    def _adc_errors(self, key: PRNGKeyArray) -> tuple[Array, Array] | None:
+        """Each ADC's `(gain, offset)` for a chip programmed with `key`, or None."""
+        if not self.tile.has_adc_errors:
+            return None
+        k_gain, k_off = jr.split(jr.fold_in(key, 7))
+        t_r, t_c, _, cols = grid(self.in_features, self.out_features, self.tile)
+        shape = (self.tile.mapping.n_readouts, t_r, t_c, cols)
+        gain = 1.0 + self.tile.adc_gain * jr.normal(k_gain, shape)
+        return gain, self.tile.adc_offset * jr.normal(k_off, shape)
+
+    def sample_chip(self, key: PRNGKeyArray, *, compensate: bool = True) -> AnalogLinear:
+        """A fresh chip for one training step: programmed and read at a time drawn
+        log-uniformly from the tile's `train_time`, drift compensated unless
+        `compensate=False`. Differentiable with respect to the weights.
+
+        The same chip as `program(k).at_time(t, k')` would give, drawn in one go for a
+        training step's hot path: the devices' checks of traced values are skipped (the
+        targets come from the weights, the time from `train_time`), and drift compensation's
+        factor is what the calibration reference measures in expectation, from the read
+        weights against the programmed targets (the least-squares gain of the ones on the
+        others over every cell, or every cell of a column), without drawing a noisy readout
+        of the reference on every step. The same for both references: a training step needs
+        the compensated scale, not a sample of a reference's readout error."""
+        k_prog, k_t, k_read = jr.split(key, 3)
+        t = self._train_time(k_t)
+        tile, device = self.tile, self.tile.device
+        w, w_scale = self._tile_units()
+        g_target = tile.mapping.to_conductances(w, device.g_min, device.g_max)
+        k_dev = jr.split(k_prog, 3)[0]  # as program(k_prog) draws the devices
+        device_state = device.program(k_dev, g_target, check=False)
+        g = device.read(k_read, device_state, t, check=False)
+        w_r = tile.readout_weights(g)
+        alpha = jnp.ones(())
+        if compensate and tile.drift_compensation != "none":
+            per_column = tile.drift_compensation == "column"
+            r_t = expected_gain(w_r, tile.readout_weights(g_target), per_column)
+            r_t = r_t[: self.out_features] if per_column else r_t
+            alpha = jnp.where(r_t > 0, 1.0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
+        one = jnp.ones_like(alpha)
+        adc_errors = self._adc_errors(k_prog)
+        state = AnalogState(device_state, w_scale, one, g, w_r, alpha, t, adc_errors)
         return eqx.tree_at(lambda m: m.state, self, state, is_leaf=lambda x: x is None)
 
     def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> AnalogLinear:
@@ -267,8 +317,8 @@ class AnalogLinear(AbstractAnalogLayer):
                 "crossbar.at_time(crossbar.program(model, key), t, key)."
             )
         device, s = self.tile.device, self.state
-        w = self.tile.mapping.combine(s.w_r, 1.0, device.g_min, device.g_max)  # (T_r, T_c, R, C)
-        w = self._untile(w * (s.w_scale[None, :, None, :] if s.w_scale.ndim else s.w_scale))
+        w = self.tile.mapping.combine(s.w_r, 1.0, device.g_min, device.g_max)  # (T_r, T_c, C, R)
+        w = self._untile(w * self._cell_scale(s.w_scale))
         return w * (s.alpha[:, None] if s.alpha.ndim else s.alpha)
 
     # ------------------------------------------------------------------ forward
@@ -284,9 +334,10 @@ class AnalogLinear(AbstractAnalogLayer):
             )
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(self.weight.dtype)
-        x = eqx.error_if(
-            x, ~jnp.all(jnp.isfinite(x)), f"{self._name()}: the input holds nan or inf."
-        )
+        if checking():  # off in training steps and studies (crossbar.value_checks)
+            x = eqx.error_if(
+                x, ~jnp.all(jnp.isfinite(x)), f"{self._name()}: the input holds nan or inf."
+            )
         tile, device = self.tile, self.tile.device
         if self.state is None:
             noisy = device.is_stochastic or tile.periphery_is_noisy

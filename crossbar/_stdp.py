@@ -27,7 +27,7 @@ from devices._checks import check_int, check_nonnegative, check_positive
 
 from ._encoders import rate_encode
 from ._mapping import Differential
-from ._tile import Tile, analog_mvm, grid, split_rows
+from ._tile import Tile, analog_mvm, grid, split_rows, tiled
 from .data import digits
 
 
@@ -201,11 +201,7 @@ class PlasticLinear(eqx.Module):
         if tile.periphery_is_noisy and key is None:
             raise RuntimeError("PlasticLinear: this tile draws periphery noise: pass key=...")
         t_r, t_c, rows, cols = grid(self.in_features, self.out_features, tile)
-        w = jnp.pad(
-            self.weight.T,
-            ((0, t_r * rows - self.in_features), (0, t_c * cols - self.out_features)),
-        )
-        w_r = w.reshape(t_r, rows, t_c, cols).transpose(0, 2, 1, 3)[None]
+        w_r = tiled(self.weight, t_r, rows, t_c, cols)[None]
         key = key if tile.periphery_is_noisy else None
         y = analog_mvm(tile, w_r, split_rows(x, t_r, rows), key)
         return y.sum(0).reshape(-1)[: self.out_features]

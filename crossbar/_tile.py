@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import equinox as eqx
@@ -202,16 +203,34 @@ class Tile(eqx.Module):
         return int(math.floor(math.log2(max(limit, 1.0)))) + 2
 
 
+def _per_tile(fn: Callable, w: Array, x: Array) -> Array:
+    """`fn(w_tile (R, C), x_tile (R,)) -> (C,)` for every tile: `w (T_r, T_c, C, R)`, `x
+    (T_r, T_c, R)` -> `(T_r, T_c, C)`."""
+    return jax.vmap(jax.vmap(lambda w, x: fn(w.T, x)))(w, x)
+
+
+def _mvm(x: Array, w: Array) -> Array:
+    """`sum_r x[t, (c,) r] w[n, t, c, j, r]` for converted inputs `x`, `(T_r, R)` (one DAC
+    scale per row tile) or `(T_r, T_c, R)` (one per tile): `(n, T_r, T_c, C)`.
+
+    The weights stay in their stored layout, each tile's block `(C, R)` as the layer's
+    `(out, in)` weight holds it, which is the layout a CPU or GPU matrix product of a batch
+    of inputs wants (the contracted axis last): no copy of the weights per call."""
+    if x.ndim == 2:
+        return jnp.einsum("tr,ntcjr->ntcj", x, w)
+    return jnp.einsum("tcr,ntcjr->ntcj", x, w)
+
+
 def _noise_var(tile: Tile, x: Array, w_r: Array) -> Array | None:
     """The variance of the output-referred noise (weight noise and output noise) of each
-    output, or None when there is none."""
+    output, broadcastable to `(n, T_r, T_c, C)`, or None when there is none."""
     var = None
     if tile.w_noise > 0:
         if tile.w_noise_type == "additive":
-            w_var = tile.w_noise**2 * jnp.sum(x * x, axis=-1)[None, ..., None]
+            x2 = jnp.sum(x * x, axis=-1)  # (T_r,) or (T_r, T_c)
+            var = tile.w_noise**2 * (x2[:, None, None] if x.ndim == 2 else x2[..., None])
         else:
-            w_var = tile.w_noise**2 * jnp.einsum("...r,n...rc->n...c", x * x, jnp.abs(w_r))
-        var = w_var
+            var = tile.w_noise**2 * _mvm(x * x, jnp.abs(w_r))
     if tile.out_noise > 0:
         var = jnp.asarray(tile.out_noise**2, x.dtype) if var is None else var + tile.out_noise**2
     return var
@@ -220,7 +239,7 @@ def _noise_var(tile: Tile, x: Array, w_r: Array) -> Array | None:
 def _circuit_mvm(tile: Tile, g: Array, xq: Array) -> Array:
     """Step 3 from currents: `(n_readouts, T_r, T_c, C)` in tile units.
 
-    `g`: conductances `(n_arrays, T_r, T_c, R, C)`, uS; `xq`: converted inputs `(T_r, T_c, R)`.
+    `g`: conductances `(n_arrays, T_r, T_c, C, R)`, uS; `xq`: converted inputs `(T_r, T_c, R)`.
     """
     device = tile.device
     current = device.current if tile.nonlinear_iv else None
@@ -243,8 +262,7 @@ def _circuit_mvm(tile: Tile, g: Array, xq: Array) -> Array:
         def solve(g, v):
             return ideal_currents(g, v, current)
 
-    per_tile = jax.vmap(jax.vmap(solve))  # over (T_r, T_c)
-    i = jax.vmap(per_tile, in_axes=(0, None))(g, v)  # (n_arrays, T_r, T_c, C), uA
+    i = jax.vmap(lambda g: _per_tile(solve, g, v))(g)  # (n_arrays, T_r, T_c, C), uA
     if tile.i_max is not None:
         i = clip_symmetric(i, tile.i_max)
     return tile.readout_weights(i / tile.v_read)
@@ -260,29 +278,32 @@ def adc_readouts(
     adc_errors: tuple[Array, Array] | None = None,
 ) -> tuple[Array, Array]:
     """Steps 2 to 5 for every tile, up to the ADC's rounding (before its clip): `(y
-    (n_readouts, T_r, T_c, C), converted inputs (T_r, T_c, R))`.
+    (n_readouts, T_r, T_c, C), converted inputs (T_r, R) or (T_r, T_c, R))`.
 
-    `w_r`: `(n_readouts, T_r, T_c, R, C)`; `x`: `(T_r, R)`; `scale`: `(T_r, T_c)`, the
-    reciprocal input scale of each tile; `g`: the conductances, needed by circuit tiles;
-    `adc_errors`: each ADC's `(gain, offset)`, `(n_readouts, T_r, T_c, C)`.
+    `w_r`: `(n_readouts, T_r, T_c, C, R)`; `x`: `(T_r, R)`; `scale`: the reciprocal input
+    scale, `(T_r,)` for one per row tile or `(T_r, T_c)` for one per tile; `g`: the
+    conductances, needed by circuit tiles; `adc_errors`: each ADC's `(gain, offset)`,
+    `(n_readouts, T_r, T_c, C)`.
     """
-    xq = tile.dac(x[:, None, :], scale)  # (T_r, T_c, R)
+    xq = tile.dac(x if scale.ndim == 1 else x[:, None, :], scale)
+    # the circuit and aihwkit's IR drop see each tile's own inputs, (T_r, T_c, R)
+    t_r, t_c = w_r.shape[1], w_r.shape[2]
+    per_tile = xq if xq.ndim == 3 else jnp.broadcast_to(xq[:, None], (t_r, t_c, xq.shape[-1]))
     if tile.is_circuit:
-        y = _circuit_mvm(tile, g, xq)
+        y = _circuit_mvm(tile, g, per_tile)
     else:
-        y = jnp.einsum("tcr,ntcrj->ntcj", xq, w_r)
+        y = _mvm(xq, w_r)
     ir = tile.ir_drop
     if ir is not None and ir.method == "aihwkit":
 
         def approx(w, x):
             return ir_drop_aihwkit(w, x, ir.scale, ir.g_ratio)
 
-        per_tile = jax.vmap(jax.vmap(approx))  # over (T_r, T_c)
-        y = y - jax.vmap(per_tile, in_axes=(0, None))(w_r, xq)
+        y = y - jax.vmap(lambda w: _per_tile(approx, w, per_tile))(w_r)
     var = _noise_var(tile, xq, w_r)
     if var is not None:
         std = jnp.sqrt(var)
-        y = y + jnp.broadcast_to(std, y.shape) * jr.normal(key, y.shape, y.dtype)
+        y = y + jnp.broadcast_to(std, y.shape) * devices.normal(key, y.shape, y.dtype)
     if adc_errors is not None:
         gain, offset = adc_errors
         y = y * gain + offset
@@ -304,6 +325,8 @@ def _one_pass(
     clipped = jnp.any(tile.adc.clip(y) != y, axis=(0, 3))  # beyond the bound after rounding
     y = tile.adc.clip(y)
     x_sum = jnp.sum(xq, axis=-1, keepdims=True)
+    if x_sum.ndim == 2:
+        x_sum = x_sum[:, None]  # (T_r, 1, 1)
     return tile.mapping.combine(y, x_sum, tile.device.g_min, tile.device.g_max), clipped
 
 
@@ -320,11 +343,12 @@ def analog_mvm(
     **Arguments:**
 
     - `tile`: the configuration.
-    - `w_r`: effective weights of every readout, `(n_readouts, T_r, T_c, rows, cols)`, tile
-      units (from the read conductances through `tile.mapping.readout_weights`).
+    - `w_r`: effective weights of every readout, `(n_readouts, T_r, T_c, cols, rows)`, tile
+      units (from the read conductances through `tile.mapping.readout_weights`): each tile's
+      block of the `(out, in)` weight matrix, padded.
     - `x`: the input, split over row tiles and zero-padded, `(T_r, rows)`.
     - `key`: for the periphery noise, or None when the tile has none.
-    - `g`: the read conductances `(n_arrays, T_r, T_c, rows, cols)`, uS (circuit tiles).
+    - `g`: the read conductances `(n_arrays, T_r, T_c, cols, rows)`, uS (circuit tiles).
     - `adc_errors`: each ADC's `(gain, offset)` drawn for this chip, or None.
 
     **Returns:** `(T_r, T_c, cols)`: each tile's output times its input scale and bound
@@ -336,11 +360,10 @@ def analog_mvm(
     nm = jax.lax.stop_gradient(tile.dac.input_scale(x))  # (T_r,)
     zero = nm <= 0
     inv = jnp.where(zero, 1.0, 1.0 / jnp.where(zero, 1.0, nm))  # aihwkit: scale = 1 / nm
-    inv = jnp.broadcast_to(inv[:, None], (t_r, t_c))
 
-    if tile.bound_management == "none":
+    if tile.bound_management == "none":  # one scale per row tile
         y, _ = _one_pass(tile, w_r, x, inv, key, g, adc_errors)
-        y = y * (1.0 / inv)[..., None]  # aihwkit: y * (out_scale / scale)
+        y = y * (1.0 / inv)[:, None, None]  # aihwkit: y * (out_scale / scale)
     else:
         limit = float(tile.max_bm_factor)
         res = tile.dac.res
@@ -350,7 +373,7 @@ def analog_mvm(
 
         def body(carry):
             k, red, done, y_out = carry
-            scale = inv / red
+            scale = inv[:, None] / red
             sub = None if key is None else jr.fold_in(key, k)
             y, clipped = _one_pass(tile, w_r, x, scale, sub, g, adc_errors)
             passed = ~clipped | (red > limit)
@@ -366,7 +389,7 @@ def analog_mvm(
             jnp.asarray(0),
             jnp.ones((t_r, t_c), x.dtype),
             jnp.zeros((t_r, t_c), bool),
-            jnp.zeros((t_r, t_c, w_r.shape[-1]), x.dtype),
+            jnp.zeros((t_r, t_c, w_r.shape[3]), x.dtype),
         )
         _, _, _, y = eqxi.while_loop(
             cond, body, init, max_steps=tile.bm_rounds, kind="checkpointed"
@@ -378,6 +401,21 @@ def split_rows(x: Array, t_r: int, rows: int) -> Array:
     """An input `(in,)` zero-padded and split over row tiles: `(T_r, rows)`."""
     pad = t_r * rows - x.shape[-1]
     return jnp.pad(x, (0, pad)).reshape(t_r, rows)
+
+
+def tiled(w: Array, t_r: int, rows: int, t_c: int, cols: int) -> Array:
+    """A weight matrix `(out, in)` zero-padded and split over tiles, `(T_r, T_c, cols,
+    rows)`: the layout of every tiled array (targets, device states, conductances, readout
+    weights). Each tile's block keeps the `(out, in)` order of `eqx.nn.Linear`'s weight."""
+    pad = ((0, t_c * cols - w.shape[0]), (0, t_r * rows - w.shape[1]))
+    return jnp.pad(w, pad).reshape(t_c, cols, t_r, rows).transpose(2, 0, 1, 3)
+
+
+def untiled(w: Array, n_out: int, n_in: int) -> Array:
+    """A tiled `(..., T_r, T_c, cols, rows)` array back to `(..., out, in)`."""
+    t_r, t_c, cols, rows = w.shape[-4:]
+    w = jnp.moveaxis(w, -4, -2).reshape(w.shape[:-4] + (t_c * cols, t_r * rows))
+    return w[..., :n_out, :n_in]
 
 
 def grid(n_in: int, n_out: int, tile: Tile) -> tuple[int, int, int, int]:

@@ -18,6 +18,7 @@ from jaxtyping import PRNGKeyArray
 from devices._checks import check_int
 
 from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checks import value_checks
 from ._chip import analog_layers, at_time, program, sample_chip
 from ._linear import AbstractAnalogLayer
 from ._network import as_digital
@@ -25,7 +26,10 @@ from .data import Dataset
 
 
 def _batched_logits(net, x, key):
-    return jax.vmap(lambda x, k: net(x, key=k))(x, jr.split(key, x.shape[0]))
+    """The network on a batch, one key per example; data were checked where they entered
+    (`crossbar.data.arrays`), so without the per-call checks of traced values."""
+    with value_checks(False):
+        return jax.vmap(lambda x, k: net(x, key=k))(x, jr.split(key, x.shape[0]))
 
 
 def _clip_weights(model, sigma: float):

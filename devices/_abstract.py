@@ -8,7 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from ._checks import checked_target, checked_time
+from ._checks import as_float_array, checked_target, checked_time
 
 
 class AbstractDevice(eqx.Module):
@@ -42,20 +42,28 @@ class AbstractDevice(eqx.Module):
     # properties of the device they wrap. (Not annotated here: an annotation would make them
     # dataclass fields of every subclass, wrappers included.)
 
-    def program(self, key: PRNGKeyArray, g_target: ArrayLike) -> eqx.Module:
+    def program(self, key: PRNGKeyArray, g_target: ArrayLike, *, check: bool = True) -> eqx.Module:
         """Program target conductances `g_target` (uS, any shape).
 
         **Arguments:**
 
         - `key`: a JAX PRNG key, used for every random draw of programming.
         - `g_target`: the target conductances in uS; clipped to `[g_min, g_max]`.
+        - `check`: whether non-finite targets raise (`eqx.error_if`, also inside `jit`).
+          `check=False` is for hot paths whose targets are known to be finite (a training
+          step that maps finite weights): the check costs a host round trip per call.
 
         **Returns:** the programmed state, an Equinox module of arrays shaped like `g_target`.
         """
-        g = checked_target(type(self).__name__, g_target, self.g_min, self.g_max)
+        if check:
+            g = checked_target(type(self).__name__, g_target, self.g_min, self.g_max)
+        else:
+            g = jnp.clip(as_float_array(g_target), self.g_min, self.g_max)
         return self._program(key, g)
 
-    def read(self, key: PRNGKeyArray, state: eqx.Module, t: ArrayLike) -> Array:
+    def read(
+        self, key: PRNGKeyArray, state: eqx.Module, t: ArrayLike, *, check: bool = True
+    ) -> Array:
         """Read programmed cells `t` seconds after programming.
 
         **Arguments:**
@@ -65,10 +73,14 @@ class AbstractDevice(eqx.Module):
         - `state`: what `program` returned.
         - `t`: seconds since programming, `>= 0`; a scalar or an array broadcastable to the
           state's shape.
+        - `check`: whether a negative or non-finite traced `t` raises (`eqx.error_if`);
+          `check=False` for hot paths whose times are valid by construction.
 
         **Returns:** the conductances in uS, shaped like the programmed targets.
         """
         owner = type(self).__name__
+        if not check:
+            return self._read(key, state, as_float_array(t))
         t, bad = checked_time(owner, t)
         g = self._read(key, state, t)
         return eqx.error_if(

@@ -10,6 +10,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from ._abstract import AbstractDevice
 from ._checks import check_conductance_range, check_nonnegative, check_positive
+from ._random import normal, rectified
 from ._stats import AbstractStatistic, LogLinear, Piecewise, Polynomial, PowerLaw
 
 
@@ -190,22 +191,23 @@ class PCM(AbstractDevice):
         k_prog, k_nu = jr.split(key)
         g_rel = g_target / self.g_max
         sigma = self.prog_sigma(g_rel) * (self.g_max / self.prog_g_max_ref)
-        xi = jr.normal(k_prog, g_target.shape, g_target.dtype)
-        g_prog = jnp.maximum(g_target + self.prog_noise_scale * sigma * xi, 0.0)
+        xi = normal(k_prog, g_target.shape, g_target.dtype)
+        g_prog = rectified(g_target, self.prog_noise_scale * sigma, xi)
         # The drift exponent depends on the target and carries no useful gradient.
         g_rel = jax.lax.stop_gradient(g_rel)
         mu, sd = self.drift_mean(g_rel), self.drift_std(g_rel)
-        nu = jnp.abs(mu + sd * jr.normal(k_nu, g_target.shape, g_target.dtype))
+        nu = jnp.abs(mu + sd * normal(k_nu, g_target.shape, g_target.dtype))
         return PCMState(g_prog=g_prog, nu=jax.lax.stop_gradient(nu * self.drift_scale))
 
     def drift_factor(self, nu: Array, t: Array) -> Array:
         """The mean-free drift factor $((t + t_0)/t_0)^{-\\nu}$."""
-        return ((t + self.t0) / self.t0) ** (-nu)
+        # exp(-nu ln r) rather than r ** -nu: XLA's general power costs five times as much
+        return jnp.exp(-nu * jnp.log((t + self.t0) / self.t0))
 
     def _read(self, key: PRNGKeyArray, state: PCMState, t: Array) -> Array:
         g_drift = state.g_prog * self.drift_factor(state.nu, t)
         q_s = self.read_noise(jnp.abs(state.g_prog) / self.g_max)
         sig = q_s * jnp.sqrt(jnp.log((t + self.t0 + self.t_read) / (2 * self.t_read)))
         shape = jnp.broadcast_shapes(g_drift.shape, sig.shape)
-        xi = jr.normal(key, shape, g_drift.dtype)
-        return jnp.maximum(g_drift + jnp.abs(g_drift) * self.read_noise_scale * sig * xi, 0.0)
+        xi = normal(key, shape, g_drift.dtype)
+        return rectified(g_drift, jnp.abs(g_drift) * (self.read_noise_scale * sig), xi)

@@ -16,6 +16,7 @@ from ._checks import (
     check_positive,
     safe_sqrt,
 )
+from ._random import device_noise
 from ._stats import Polynomial
 
 
@@ -83,7 +84,7 @@ class RRAMCMO(AbstractDevice):
         return c0 + c1 * jnp.asarray(g)
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> RRAMState:
-        return RRAMState(g_target, jr.normal(key, g_target.shape, g_target.dtype))
+        return RRAMState(g_target, device_noise(key, g_target.shape, g_target.dtype))
 
     def _read(self, key: PRNGKeyArray, state: RRAMState, t: Array) -> Array:
         g_prog = state.g_target + self.prog_noise_scale * self.prog_sigma(state.g_target) * state.xi
@@ -93,11 +94,12 @@ class RRAMCMO(AbstractDevice):
         sigma_r = jnp.maximum(0.04201137 * log_t + 0.41183342, 0.0)
         k_relax, k_read = jr.split(key)
         shape = jnp.broadcast_shapes(g_prog.shape, t.shape)
-        g = g_prog + self.drift_scale * (shift + sigma_r * jr.normal(k_relax, shape, g_prog.dtype))
+        xi = device_noise(k_relax, shape, g_prog.dtype)
+        g = g_prog + self.drift_scale * (shift + sigma_r * xi)
         g = jnp.clip(g, self.g_min, self.g_max)
         t_term = safe_sqrt(jnp.log((t + self.t_r) / (2 * self.t_r)))
         sigma_read = 0.0277316 * jnp.log10(jnp.maximum(g, 1e-6)) * t_term
-        g = g + self.read_noise_scale * sigma_read * jr.normal(k_read, shape, g.dtype)
+        g = g + self.read_noise_scale * sigma_read * device_noise(k_read, shape, g.dtype)
         return jnp.clip(g, self.g_min, self.g_max)
 
 
@@ -158,7 +160,7 @@ class RRAMWan2022(AbstractDevice):
         return out
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> RRAMState:
-        return RRAMState(g_target, jr.normal(key, g_target.shape, g_target.dtype))
+        return RRAMState(g_target, device_noise(key, g_target.shape, g_target.dtype))
 
     def _read(self, key: PRNGKeyArray, state: RRAMState, t: Array) -> Array:
         s_prog = self.sigma(state.g_target, _WAN2022_TIMES[0])
@@ -166,7 +168,7 @@ class RRAMWan2022(AbstractDevice):
         s_fixed = jnp.minimum(s_prog, s_t)  # c * sigma_t
         s_fresh = safe_sqrt(s_t**2 - s_fixed**2)
         shape = jnp.broadcast_shapes(s_t.shape, state.xi.shape)
-        xi_read = jr.normal(key, shape, s_t.dtype)
+        xi_read = device_noise(key, shape, s_t.dtype)
         return jnp.maximum(state.g_target + s_fixed * state.xi + s_fresh * xi_read, 0.0)
 
 
@@ -207,7 +209,7 @@ class RRAMMilo2021(AbstractDevice):
         return jnp.maximum(-0.009107 * jnp.asarray(g) + 4.782321, 0.0)
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> RRAMState:
-        return RRAMState(g_target, jr.normal(key, g_target.shape, g_target.dtype))
+        return RRAMState(g_target, device_noise(key, g_target.shape, g_target.dtype))
 
     def _read(self, key: PRNGKeyArray, state: RRAMState, t: Array) -> Array:
         del key

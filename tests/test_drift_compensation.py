@@ -44,7 +44,7 @@ def realised_programmed(chip):
     layer, s = chip, chip.state
     g = s.device_state.g_prog
     w = layer.tile.mapping.realised(g, layer.tile.device.g_min, layer.tile.device.g_max)
-    return layer._untile(w * (s.w_scale[None, :, None, :] if s.w_scale.ndim else s.w_scale))
+    return layer._untile(w * (s.w_scale[..., None] if s.w_scale.ndim else s.w_scale))
 
 
 def true_factor(chip, read, per_column=False):

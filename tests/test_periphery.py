@@ -72,6 +72,14 @@ def test_exact_division_is_ieee_under_jit_and_vmap():
     exact = (x.astype(np.float64) / np.float64(r)).astype(np.float32)
     for f in (jax.jit(lambda x: exact_div(x, r)), jax.jit(jax.vmap(lambda x: exact_div(x, r)))):
         np.testing.assert_array_equal(np.asarray(f(x)), exact)
+    for d in (float(r), jnp.asarray(r)):  # a Python number, and a traced scalar
+        np.testing.assert_array_equal(np.asarray(jax.jit(exact_div)(x, d)), exact)
+    # The derivative is the quotient rule, in both arguments.
+    gx, gd = jax.grad(lambda x, d: jnp.sum(exact_div(x, d) ** 2), argnums=(0, 1))(x, r)
+    np.testing.assert_allclose(gx, 2 * x / r**2, rtol=1e-5)
+    np.testing.assert_allclose(gd, -2 * np.sum(x**2) / r**3, rtol=1e-4)
+    g_const = jax.grad(lambda x: jnp.sum(exact_div(x, float(r))))(x)
+    np.testing.assert_allclose(g_const, np.full_like(x, 1 / r), rtol=1e-6)
 
 
 @pytest.mark.parametrize(
