@@ -114,11 +114,11 @@ def build(case: dict):
         layer = _linear(peer, n, n)
         layer.train()
         opt = _optimizer(peer, layer.parameters())
-        x, t = torch.randn(b, n), torch.randn(b, n)
+        x, y = torch.randn(b, n), torch.randint(0, n, (b,))
 
         def step():
             opt.zero_grad()
-            loss = torch.mean((layer(x) - t) ** 2)
+            loss = torch.nn.functional.cross_entropy(layer(x), y)
             loss.backward()
             opt.step()
             return loss

@@ -10,9 +10,9 @@ Work (the settings of the speed issue; every peer optional):
 
 - `train N`: one analog linear layer N x N, batch 128, 8-bit DAC with abs-max scaling, 8-bit
   ADC bound 10, output noise 0.04, additive weight noise 0.02, global drift compensation;
-  forward + backward + Adam on a mean-squared error. Ours samples a chip per step
-  (`crossbar.sample_chip`, ideal devices, or `devices.PCM()` read at a time drawn from 1 s
-  to 1 year for `train N pcm`).
+  forward + backward + Adam on a softmax cross-entropy over the N outputs. Ours is
+  `crossbar.TrainStep` (what `crossbar.train` runs): a chip sampled per step, ideal devices,
+  or `devices.PCM()` read at a time drawn from 1 s to 1 year for `train N pcm`.
 - `infer N`: a PCM chip read at 1 h (ours and aihwkit: programming noise, drift, read noise,
   drift compensation; Lightning: its forward noise), batch 256, output noise 0.04.
 - `snn`: the demo's 64-128-10 LIF network, rate-coded, T = 8, batch 64, one Adam step
@@ -84,32 +84,19 @@ def ours_train(n, batch, pcm=False):
     device = devices.PCM() if pcm else devices.Ideal()
     tile = _tile(device, (1.0, YEAR) if pcm else (1.0, 1.0))
     model = crossbar.AnalogLinear(n, n, tile=tile, key=jr.PRNGKey(0))
-    opt = _adam()
-    with jax.numpy_dtype_promotion("standard"):
-        state = opt.init(eqx.filter(model, eqx.is_inexact_array))
-    x, t = jr.normal(jr.PRNGKey(1), (batch, n)), jr.normal(jr.PRNGKey(2), (batch, n))
+    return _ours_step(model, jr.normal(jr.PRNGKey(1), (batch, n)), n)
 
-    @eqx.filter_jit
-    def step(model, state, x, t, key):
-        k_chip, k_fwd = jr.split(key)
 
-        def loss(m):
-            chip = crossbar.sample_chip(m, k_chip)
-            with crossbar.value_checks(False):
-                y = jax.vmap(lambda x, k: chip(x, key=k))(x, jr.split(k_fwd, x.shape[0]))
-            return jnp.mean((y - t) ** 2)
-
-        grads = eqx.filter_grad(loss)(model)
-        with jax.numpy_dtype_promotion("standard"):
-            updates, state = opt.update(grads, state, eqx.filter(model, eqx.is_inexact_array))
-        return eqx.apply_updates(model, updates), state
-
-    box = [model, state, 0]
+def _ours_step(model, x, n_classes):
+    """`crossbar.TrainStep`: what `crossbar.train` runs (a fresh chip per step)."""
+    y = jr.randint(jr.PRNGKey(2), (x.shape[0],), 0, n_classes)
+    step = crossbar.TrainStep(model, optimizer=_adam())
+    keys = jr.split(jr.PRNGKey(3), 4096)
+    box = [0]
 
     def run():
-        box[2] += 1
-        box[0], box[1] = step(box[0], box[1], x, t, jr.PRNGKey(box[2]))
-        return box[0].weight
+        box[0] = (box[0] + 1) % keys.shape[0]
+        return step(x, y, key=keys[box[0]])[0]
 
     return run
 
@@ -121,23 +108,38 @@ def jax_train(n, batch):
         jr.uniform(k1, (n, n), minval=-lim, maxval=lim),
         jr.uniform(k2, (n,), minval=-lim, maxval=lim),
     )
+    x = jr.normal(jr.PRNGKey(1), (batch, n))
+    y = jr.randint(jr.PRNGKey(2), (batch,), 0, n)
+    return _jax_step(params, lambda p, x: x @ p[0].T + p[1], x, y)
+
+
+def _jax_step(params, apply, x, y, keyed=False):
+    """A plain `jax.jit` Adam step on the same loss (softmax cross-entropy)."""
     opt = _adam()
     with jax.numpy_dtype_promotion("standard"):
-        state = opt.init(params)
-    x, t = jr.normal(jr.PRNGKey(1), (batch, n)), jr.normal(jr.PRNGKey(2), (batch, n))
+        state = opt.init(eqx.filter(params, eqx.is_inexact_array))
 
-    @jax.jit
-    def step(params, state, x, t):
-        grads = jax.grad(lambda p: jnp.mean((x @ p[0].T + p[1] - t) ** 2))(params)
+    @eqx.filter_jit
+    def step(params, state, key):
+        def loss(p):
+            if keyed:
+                logits = jax.vmap(lambda x, k: apply(p, x, k))(x, jr.split(key, x.shape[0]))
+            else:
+                logits = apply(p, x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        value, grads = eqx.filter_value_and_grad(loss)(params)
         with jax.numpy_dtype_promotion("standard"):
-            updates, state = opt.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
+            updates, state = opt.update(grads, state, eqx.filter(params, eqx.is_inexact_array))
+        return eqx.apply_updates(params, updates), state, value
 
-    box = [params, state]
+    keys = jr.split(jr.PRNGKey(3), 4096)
+    box = [params, state, 0]
 
     def run():
-        box[0], box[1] = step(box[0], box[1], x, t)
-        return box[0][0]
+        box[2] = (box[2] + 1) % keys.shape[0]
+        box[0], box[1], value = step(box[0], box[1], keys[box[2]])
+        return value
 
     return run
 
@@ -179,11 +181,12 @@ def ours_snn(batch, steps):
         ],
         encoder=crossbar.Encoder("rate", steps),
     )
-    return _snn_step(net, batch, hardware_aware=True)
+    x, _ = _digits(batch)
+    return _ours_step(net, x, 10)
 
 
 class PlainSNN(eqx.Module):
-    """The same network with `eqx.nn.Linear` layers and our LIF."""
+    """The same network with `eqx.nn.Linear` layers, our rate encoder and our LIF."""
 
     l1: eqx.nn.Linear
     lif: crossbar.LIF
@@ -208,38 +211,8 @@ def jax_snn(batch, steps):
         eqx.nn.Linear(128, 10, key=k2),
         steps,
     )
-    return _snn_step(net, batch, hardware_aware=False)
-
-
-def _snn_step(net, batch, hardware_aware):
     x, y = _digits(batch)
-    opt = _adam()
-    with jax.numpy_dtype_promotion("standard"):
-        state = opt.init(eqx.filter(net, eqx.is_inexact_array))
-
-    @eqx.filter_jit
-    def step(net, state, key):
-        k_chip, k_fwd = jr.split(key)
-
-        def loss(m):
-            m = crossbar.sample_chip(m, k_chip) if hardware_aware else m
-            with crossbar.value_checks(False):
-                logits = jax.vmap(lambda x, k: m(x, key=k))(x, jr.split(k_fwd, x.shape[0]))
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-        grads = eqx.filter_grad(loss)(net)
-        with jax.numpy_dtype_promotion("standard"):
-            updates, state = opt.update(grads, state, eqx.filter(net, eqx.is_inexact_array))
-        return eqx.apply_updates(net, updates), state
-
-    box = [net, state, 0]
-
-    def run():
-        box[2] += 1
-        box[0], box[1] = step(box[0], box[1], jr.PRNGKey(box[2]))
-        return box[1]
-
-    return run
+    return _jax_step(net, lambda m, x, k: m(x, key=k), x, y, keyed=True)
 
 
 # ------------------------------------------------------------------ PyTorch contenders
@@ -341,7 +314,7 @@ def jax_contenders(case: dict) -> dict:
     }
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--reps", type=int, default=5)
@@ -351,7 +324,7 @@ def main():
     parser.add_argument("--aihwkit-python", help="a Python with torch 2.10 and aihwkit 1.1")
     parser.add_argument("--only", default="train,infer,snn")
     parser.add_argument("--json", help="also write the medians to this file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.rounds < 1 or args.reps < 1:
         parser.error("--rounds and --reps must be >= 1")
     only = set(args.only.split(","))

@@ -68,6 +68,7 @@ from ._stdp import to_pulses as to_pulses
 from ._sweep import SweepResult as SweepResult
 from ._sweep import sweep as sweep
 from ._tile import Tile as Tile
+from ._train import TrainStep as TrainStep
 from ._train import evaluate_drift as evaluate_drift
 from ._train import train as train
 

@@ -100,7 +100,7 @@ class SpikingNetwork(eqx.Module):
                 seen.append(h)
             elif _takes_key(layer):
                 seen.append(h)
-                h = layer(h, key=None if key is None else jr.fold_in(key, i))
+                h = layer(h, key=None if key is None else devices.fold(key, i))
             else:
                 seen.append(None)
                 h = layer(h)

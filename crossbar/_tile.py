@@ -10,7 +10,6 @@ import equinox as eqx
 import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 import devices
@@ -216,9 +215,21 @@ def _mvm(x: Array, w: Array) -> Array:
     The weights stay in their stored layout, each tile's block `(C, R)` as the layer's
     `(out, in)` weight holds it, which is the layout a CPU or GPU matrix product of a batch
     of inputs wants (the contracted axis last): no copy of the weights per call."""
+    # The inputs as the left operand: under `vmap` over examples XLA then computes
+    # `X W^T` with the batch as rows, as a plain matrix product does (an einsum may put the
+    # weights first and transpose the inputs and the outputs around the product).
+    # The weights as matrices `(outputs, rows)`: a product with several free axes is
+    # decomposed by XLA into one that transposes its right operand on every call.
+    n, t_r, t_c, c, r = w.shape
+    if x.ndim == 2 and t_r == 1:  # one row tile: a plain product, no batch axis
+        y = jax.lax.dot_general(x[0], w.reshape(n * t_c * c, r), (((0,), (1,)), ((), ())))
+        return y.reshape(n, 1, t_c, c)
     if x.ndim == 2:
-        return jnp.einsum("tr,ntcjr->ntcj", x, w)
-    return jnp.einsum("tcr,ntcjr->ntcj", x, w)
+        w = jnp.moveaxis(w, 1, 0).reshape(t_r, n * t_c * c, r)  # a bitcast when n = 1
+        y = jax.lax.dot_general(x, w, (((1,), (2,)), ((0,), (0,))))  # (T_r, n T_c C)
+        return jnp.moveaxis(y.reshape(t_r, n, t_c, c), 1, 0)
+    y = jax.lax.dot_general(x, w, (((2,), (4,)), ((0, 1), (1, 2))))  # (T_r, T_c, n, C)
+    return jnp.moveaxis(y, 2, 0)
 
 
 def _noise_var(tile: Tile, x: Array, w_r: Array) -> Array | None:
@@ -374,7 +385,7 @@ def analog_mvm(
         def body(carry):
             k, red, done, y_out = carry
             scale = inv[:, None] / red
-            sub = None if key is None else jr.fold_in(key, k)
+            sub = None if key is None else devices.fold(key, k)
             y, clipped = _one_pass(tile, w_r, x, scale, sub, g, adc_errors)
             passed = ~clipped | (red > limit)
             if res > 0:

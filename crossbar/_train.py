@@ -51,9 +51,8 @@ def _forward(model, key, hardware_aware: bool):
     return sample_chip(model, key) if hardware_aware else as_digital(model)
 
 
-@eqx.filter_jit
-def _train_step(model, opt_state, x, y, key, optimizer, hardware_aware, clip_sigma):
-    """One optimiser step on a batch (module level, so its compilation is cached across calls)."""
+def _update(model, opt_state, x, y, key, optimizer, hardware_aware, clip_sigma):
+    """One optimiser step on a batch: `(model, opt_state, loss, accuracy)`."""
     k_chip, k_fwd = jr.split(key)
 
     def loss_fn(model):
@@ -71,6 +70,98 @@ def _train_step(model, opt_state, x, y, key, optimizer, hardware_aware, clip_sig
     if clip_sigma is not None:
         model = _clip_weights(model, clip_sigma)
     return model, opt_state, loss, acc
+
+
+@functools.cache
+def _compiled(treedef, static, optimizer, hardware_aware, clip_sigma):
+    """The jitted steps for one structure of (model, optimiser state), over its array leaves
+    as a flat list: one compilation per structure for the whole process, and a call that
+    dispatches through JAX's C++ fast path (a module's pytree costs a few hundred
+    microseconds of Python per call to flatten, as much as a small network's step)."""
+
+    def core(leaves, x, y, key):
+        model, opt_state = eqx.combine(jax.tree_util.tree_unflatten(treedef, leaves), static)
+        model, opt_state, loss, acc = _update(
+            model, opt_state, x, y, key, optimizer, hardware_aware, clip_sigma
+        )
+        dynamic, _ = eqx.partition((model, opt_state), eqx.is_array)
+        return jax.tree_util.tree_leaves(dynamic), loss, acc
+
+    def indexed(leaves, x_all, y_all, order, i, k_epoch, batch_size):
+        """Step `i` of an epoch: its batch `order[i b : (i + 1) b]` and its key
+        `fold_in(k_epoch, i + 1)`, gathered inside the compiled step."""
+        idx = jax.lax.dynamic_slice_in_dim(order, i * batch_size, batch_size)
+        return core(leaves, x_all[idx], y_all[idx], jr.fold_in(k_epoch, i + 1))
+
+    return jax.jit(core), jax.jit(indexed, static_argnums=6)
+
+
+class TrainStep:
+    """One compiled optimiser step of a network on a batch, keeping the model and the
+    optimiser state between calls.
+
+    ```python
+    step = crossbar.TrainStep(net, optimizer=optax.adam(2e-3))  # hardware-aware
+    for x, y in batches:
+        loss, accuracy = step(x, y, key=jr.fold_in(key, i))
+    net = step.model
+    ```
+
+    What `crossbar.train` runs: **hardware-aware** (default), each call samples a fresh chip
+    with `crossbar.sample_chip` and runs the batch through it with per-example periphery
+    noise; **plain** (`hardware_aware=False`), the same network computed digitally. Loss:
+    softmax cross-entropy of the readout against integer labels. Compiled once per network
+    structure and optimiser (for the process, across instances); the call itself costs a
+    few tens of microseconds of Python. The data are not checked here (no checks of traced
+    values in the step: see `crossbar.value_checks`); `crossbar.train` checks them once.
+
+    **Arguments:** `model`; `optimizer` (an optax transformation; default Adam at
+    `learning_rate`); `hardware_aware`; `clip_sigma` (each analog layer's weights clipped to
+    that many standard deviations after every step, or None); `opt_state` (to continue).
+    """
+
+    def __init__(
+        self,
+        model,
+        *,
+        optimizer: optax.GradientTransformation | None = None,
+        learning_rate: float = 2e-3,
+        hardware_aware: bool = True,
+        clip_sigma: float | None = None,
+        opt_state=None,
+    ):
+        self.optimizer = optimizer or _adam(float(learning_rate))
+        if opt_state is None:
+            with jax.numpy_dtype_promotion("standard"):  # see _update
+                opt_state = self.optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+        dynamic, static = eqx.partition((model, opt_state), eqx.is_array)
+        self._leaves, treedef = jax.tree_util.tree_flatten(dynamic)
+        self._treedef, self._static = treedef, static
+        self._core, self._indexed = _compiled(
+            treedef, static, self.optimizer, bool(hardware_aware), clip_sigma
+        )
+
+    def __call__(self, x, y, *, key: PRNGKeyArray):
+        """One step on the batch `x`, integer labels `y`. **Returns:** `(loss, accuracy)` of
+        the batch before the update (device scalars)."""
+        self._leaves, loss, acc = self._core(self._leaves, x, y, key)
+        return loss, acc
+
+    def _epoch_step(self, x_all, y_all, order, i: int, k_epoch, batch_size: int):
+        self._leaves, loss, acc = self._indexed(
+            self._leaves, x_all, y_all, order, i, k_epoch, batch_size
+        )
+        return loss, acc
+
+    @property
+    def state(self):
+        """`(model, opt_state)` now."""
+        return eqx.combine(jax.tree_util.tree_unflatten(self._treedef, self._leaves), self._static)
+
+    @property
+    def model(self):
+        """The model now."""
+        return self.state[0]
 
 
 @eqx.filter_jit
@@ -143,7 +234,7 @@ def train(
     if clip_sigma is not None and not clip_sigma > 0:
         raise ValueError(f"{owner}: `clip_sigma` must be > 0 or None; got {clip_sigma!r}.")
     optimizer = optimizer or _adam(float(learning_rate))
-    with jax.numpy_dtype_promotion("standard"):  # see _train_step
+    with jax.numpy_dtype_promotion("standard"):  # see _update
         opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
 
     start, history = 0, []
@@ -153,6 +244,13 @@ def train(
         if log:
             log(f"resumed from {checkpoint} after epoch {start}")
 
+    step = TrainStep(
+        model,
+        optimizer=optimizer,
+        hardware_aware=hardware_aware,
+        clip_sigma=clip_sigma,
+        opt_state=opt_state,
+    )
     x_all, y_all = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     steps = n // batch_size
@@ -163,23 +261,14 @@ def train(
         bar = _progress(steps, f"epoch {epoch + 1}/{epochs}") if progress else None
         losses, accs = [], []
         for i in range(steps):
-            idx = order[i * batch_size : (i + 1) * batch_size]
-            model, opt_state, loss, acc = _train_step(
-                model,
-                opt_state,
-                x_all[idx],
-                y_all[idx],
-                jr.fold_in(k_epoch, i + 1),
-                optimizer,
-                hardware_aware,
-                clip_sigma,
-            )
+            loss, acc = step._epoch_step(x_all, y_all, order, i, k_epoch, batch_size)
             losses.append(loss)
             accs.append(acc)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
+        model, opt_state = step.state
         record = {
             "epoch": epoch + 1,
             "loss": float(np.mean(losses)),

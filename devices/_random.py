@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 _M1, _M2, _M3 = np.uint32(0xED5AD4BB), np.uint32(0xAC4C1B51), np.uint32(0x31848BAB)
 _SQRT2 = np.float32(math.sqrt(2.0))
@@ -36,8 +36,38 @@ def _triple32(x: Array) -> Array:
     return x ^ (x >> 14)
 
 
+_K1, _K2 = np.uint32(0x9E3779B9), np.uint32(0x85EBCA6B)
+
+
+def _key_words(key: PRNGKeyArray) -> Array:
+    """The two uint32 words of a threefry key (a raw `jr.PRNGKey` or a typed `jr.key`)."""
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jr.key_data(key)
+    if key.shape != (2,) or key.dtype != jnp.uint32:
+        raise ValueError(
+            f"devices.normal: `key` must be a threefry key (jax.random.PRNGKey or key); got "
+            f"{key.dtype}{list(key.shape)}."
+        )
+    return key
+
+
 def _seeds(key: PRNGKeyArray) -> Array:
-    return jr.bits(key, (2,), jnp.uint32)
+    """64 bits of seed from a key, by hashing its words (no threefry call: on the CPU each
+    threefry call is a loop of five steps, each its own kernel launch, which made the key
+    handling of a spiking network's time steps cost more than its arithmetic)."""
+    k = _key_words(key)
+    s0 = _triple32(k[0] ^ _triple32(k[1] + _K1))
+    s1 = _triple32(k[1] ^ _triple32(s0 + _K2))
+    return jnp.stack([s0, s1])
+
+
+def fold(key: PRNGKeyArray, data: int) -> PRNGKeyArray:
+    """A new key from `key` and an integer `data`, as `jax.random.fold_in` but by hashing (no
+    threefry call), for keys derived on every step of a hot loop. Same type of key out."""
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    k = _seeds(key) ^ _triple32(jnp.asarray(data, jnp.uint32) + _K1)
+    k = jnp.stack([_triple32(k[0]), _triple32(k[1] ^ k[0])])
+    return jr.wrap_key_data(k) if typed else k
 
 
 def _hash(seeds: Array, i: Array) -> Array:
@@ -65,6 +95,12 @@ def bits(key: PRNGKeyArray, shape: tuple[int, ...]) -> Array:
     """32 random bits for every element of `shape` (uint32), from `key`."""
     n = _check(tuple(shape))
     return _hash(_seeds(key), jax.lax.iota(jnp.uint32, n)).reshape(shape)
+
+
+def uniform(key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
+    """Uniform draws on [0, 1) of `shape` from `key`, 24 bits each (`(bits >> 8) 2^-24`)."""
+    shape = tuple(shape)
+    return ((bits(key, shape) >> 8).astype(jnp.float32) * np.float32(2.0**-24)).astype(dtype)
 
 
 def normal(key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
@@ -103,7 +139,7 @@ def device_noise(key: PRNGKeyArray, shape: tuple[int, ...], dtype=jnp.float32) -
 
 
 @jax.custom_jvp
-def rectified(mean: Array, amplitude: Array, xi: Array) -> Array:
+def rectified(mean: ArrayLike, amplitude: ArrayLike, xi: Array) -> Array:
     """`max(mean + amplitude * xi, 0)`: a reparameterised Gaussian draw, rectified, whose
     derivative does not read the draws.
 
