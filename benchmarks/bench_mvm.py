@@ -109,8 +109,9 @@ def main():
     t_vmap = best_of(lambda: many(keys), max(args.repeats // 2, 2))
     t_loop = best_of(lambda: [single(k) for k in keys], max(args.repeats // 2, 2))
     print(
-        f"  {args.chips} chips (read at 1 h + forward, batch {xc.shape[0]}): vmap {t_vmap * 1e3:.1f} ms, "
-        f"loop {t_loop * 1e3:.1f} ms: vmap / loop = {t_vmap / t_loop:5.2f}   (target <= 0.5)"
+        f"  {args.chips} chips (read at 1 h + forward, batch {xc.shape[0]}): "
+        f"vmap {t_vmap * 1e3:.1f} ms, loop {t_loop * 1e3:.1f} ms: "
+        f"vmap / loop = {t_vmap / t_loop:5.2f}   (target <= 0.5)"
     )
 
     try:
