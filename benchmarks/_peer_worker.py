@@ -56,7 +56,7 @@ def _aihwkit_config(cls_name: str, pcm_inference: bool):
     cfg.noise_model = PCMLikeNoiseModel(g_max=25.0)
     cfg.drift_compensation = GlobalDriftCompensation()
     if pcm_inference:
-        f.w_noise = 0.0
+        f.w_noise, f.w_noise_type = 0.0, WeightNoiseType.NONE
     elif cls_name == "TorchInferenceRPUConfig":  # no output-referred weight noise there
         from aihwkit.simulator.parameters.enums import WeightModifierType
 

@@ -391,9 +391,13 @@ def main(argv=None):
         f"\nmedians of {args.rounds} alternated rounds of {args.reps} calls, ms "
         "(ratios: median over rounds of each round's ratio)"
     )
-    header = "| work | " + " | ".join(names) + " | ours / jax | peer / ours (fastest peer) |"
+    header = (
+        "| work | "
+        + " | ".join(names)
+        + " | ours / jax | fastest peer / ours | aihwkit C++ / ours |"
+    )
     print(header)
-    print("|" + " --- |" * (len(names) + 3))
+    print("|" + " --- |" * (len(names) + 4))
     summary = {}
     base = {}
     for name, _ in table:
@@ -413,6 +417,7 @@ def main(argv=None):
         peer_names = [k for k in ("lightning", "aihwkit_torch", "aihwkit_cpp") if ref.get(k)]
         fastest = min(peer_names, key=lambda k: np.median(ref[k]), default=None)
         vs_peer = 1.0 / ratio(ref[fastest]) if fastest else float("nan")
+        vs_cpp = 1.0 / ratio(ref["aihwkit_cpp"]) if ref.get("aihwkit_cpp") else float("nan")
         cells = [f"{med[k]:.2f}" if k in med else "" for k in names]
         if name.endswith("pcm"):
             cells[1:] = ["" for _ in cells[1:]]
@@ -421,13 +426,14 @@ def main(argv=None):
             + " | ".join(cells)
             + f" | {vs_jax:.2f} | "
             + (f"{vs_peer:.2f} ({fastest})" if fastest else "")
-            + " |"
+            + f" | {vs_cpp:.2f} |"
         )
         summary[name] = {
             "ms": med,
             "ours_over_jax": vs_jax,
             "fastest_peer": fastest,
             "peer_over_ours": vs_peer,
+            "aihwkit_cpp_over_ours": vs_cpp,
         }
     print(
         "\nnotes: the PCM rows compare our step with a fresh PCM chip against the peers' "
