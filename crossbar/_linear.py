@@ -204,6 +204,12 @@ class AnalogLinear(AbstractAnalogLayer):
         per_column = tile.drift_compensation == "column"
         if tile.drift_reference == "calibration":
             cal = s.calibration
+            if cal is None:
+                raise RuntimeError(
+                    f"{self._name()}: this chip has no calibration set (a chip drawn by "
+                    "sample_chip for a training step, or programmed with compensate=False); "
+                    "program it with crossbar.program(model, key) to read it over time."
+                )
             y = calibration_readout(tile, cal, w_r, key, g, s.adc_errors)
             r = fitted_gain(tile, y, cal.expected, per_column)
             return r[: self.out_features] if per_column else r

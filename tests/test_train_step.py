@@ -104,3 +104,10 @@ def test_training_chip_sees_the_scale_of_a_read_chip(mode, getkey):
 def test_allocator_settings():
     assert set(_allocator.ENVIRONMENT) == {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
     assert isinstance(_allocator.tune(), bool)  # idempotent; True on Linux with glibc
+
+
+def test_a_training_chip_is_not_read_over_time(getkey):
+    layer = crossbar.AnalogLinear(8, 4, tile=crossbar.Tile(device=devices.PCM()), key=getkey())
+    sampled = crossbar.sample_chip(layer, getkey())
+    with pytest.raises(RuntimeError, match="crossbar.program"):
+        crossbar.at_time(sampled, 3600.0, getkey())
