@@ -155,7 +155,8 @@ def ours_infer(n, batch):
         with crossbar.value_checks(False):
             return jax.vmap(lambda x, k: chip(x, key=k))(x, jr.split(key, x.shape[0]))
 
-    return lambda: forward(chip, x, jr.PRNGKey(4))
+    key = jr.PRNGKey(4)
+    return lambda: forward(chip, x, key)
 
 
 def jax_infer(n, batch):
