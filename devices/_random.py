@@ -8,8 +8,9 @@ noisy inference. `normal` keeps JAX's contract (an explicit key; same key, same 
 `jit` and `vmap` alike) and its inverse-CDF transform, and replaces the bits with a keyed
 hash of each draw's index: two rounds of Wellons' `triple32` permutation (a 32-bit
 bijection with near-ideal avalanche; "Hash function prospector", 2018), keyed with 64 bits
-drawn from the JAX key by Threefry. Statistics (moments, Kolmogorov-Smirnov, correlation
-across indices and across keys) are tested in `tests/test_random.py`.
+hashed from the words of the JAX key (no Threefry call). Statistics (moments,
+Kolmogorov-Smirnov, correlation across indices and across keys) are tested in
+`tests/test_random.py`.
 """
 
 from __future__ import annotations
