@@ -266,9 +266,10 @@ class AnalogLinear(AbstractAnalogLayer):
         log-uniformly from the tile's `train_time`, drift compensated unless
         `compensate=False`. Differentiable with respect to the weights.
 
-        The same chip as `program(k).at_time(t, k')` would give, drawn in one go for a
-        training step's hot path: the devices' checks of traced values are skipped (the
-        targets come from the weights, the time from `train_time`), and drift compensation's
+        A chip distributed as `program(k).at_time(t, k')` is (the same device model, time
+        range and ADC errors), drawn in one go for a training step's hot path: the devices'
+        checks of traced values are skipped (the targets come from the weights, the time from
+        `train_time`), and drift compensation's
         factor is what the calibration reference measures in expectation, from the read
         weights against the programmed targets (the least-squares gain of the ones on the
         others over every cell, or every cell of a column), without drawing a noisy readout

@@ -299,13 +299,15 @@ def adc_readouts(
     xq = tile.dac(x if scale.ndim == 1 else x[:, None, :], scale)
     # the circuit and aihwkit's IR drop see each tile's own inputs, (T_r, T_c, R)
     t_r, t_c = w_r.shape[1], w_r.shape[2]
-    per_tile = xq if xq.ndim == 3 else jnp.broadcast_to(xq[:, None], (t_r, t_c, xq.shape[-1]))
+    ir = tile.ir_drop
+    aihwkit_ir = ir is not None and ir.method == "aihwkit"
+    if tile.is_circuit or aihwkit_ir:
+        per_tile = xq if xq.ndim == 3 else jnp.broadcast_to(xq[:, None], (t_r, t_c, xq.shape[-1]))
     if tile.is_circuit:
         y = _circuit_mvm(tile, g, per_tile)
     else:
         y = _mvm(xq, w_r)
-    ir = tile.ir_drop
-    if ir is not None and ir.method == "aihwkit":
+    if aihwkit_ir:
 
         def approx(w, x):
             return ir_drop_aihwkit(w, x, ir.scale, ir.g_ratio)
