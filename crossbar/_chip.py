@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import ArrayLike, PRNGKeyArray
 
@@ -48,6 +49,12 @@ def at_time(chip, t: ArrayLike, key: PRNGKeyArray):
 
     `t` may be traced, so `jax.vmap` over times and keys reads many chips and times at once.
     """
+    if jnp.ndim(t) != 0:
+        raise ValueError(
+            f"crossbar.at_time: `t` is one read time in seconds (a scalar); got shape "
+            f"{jnp.shape(t)}. For several times, vmap over them: "
+            "jax.vmap(lambda t: crossbar.at_time(chip, t, key))(times)."
+        )
 
     def read(layer, k):
         if layer.state is None:

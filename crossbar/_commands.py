@@ -23,22 +23,44 @@ from .data import Dataset, arrays, digits
 
 
 def load_data(spec: str) -> Dataset:
+    """`--data`: 'digits', or a .npz file of the arrays x_train, y_train, x_test, y_test (read
+    without pickles: an .npz of plain arrays)."""
     if spec == "digits":
         return digits()
     path = Path(spec)
-    if not path.exists():
+    if not path.is_file():
         raise ValueError(f"--data: {spec!r} is neither 'digits' nor an existing .npz file.")
-    with np.load(path) as f:
+    not_npz = (
+        f"--data: {spec!r} is not an .npz file of arrays (numpy.savez(path, x_train=..., "
+        "y_train=..., x_test=..., y_test=...))"
+    )
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{not_npz}: {type(e).__name__}.") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise ValueError(f"{not_npz}: it holds one array (an .npy file).")
+    with f:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
         if missing:
             raise ValueError(f"--data: {spec!r} lacks the arrays {sorted(missing)}.")
-        x_train, x_test = f["x_train"], f["x_test"]
+        try:
+            names = ("x_train", "y_train", "x_test", "y_test")
+            x_train, y_train, x_test, y_test = (f[k] for k in names)
+        except ValueError:  # an array of Python objects (numpy would need pickles for it)
+            raise ValueError(f"{not_npz}: it holds an array of Python objects.") from None
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        if x.ndim < 2 or len(x) < 1:
+            raise ValueError(
+                f"--data: {spec!r}: {name} must be (N, ...) with N >= 1 examples; got shape "
+                f"{x.shape}."
+            )
+    try:
         return arrays(
-            x_train.reshape(len(x_train), -1),
-            f["y_train"],
-            x_test.reshape(len(x_test), -1),
-            f["y_test"],
+            x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test
         )
+    except ValueError as e:
+        raise ValueError(f"--data: {spec!r}: {e}") from None
 
 
 def load_trained(path):
@@ -80,6 +102,7 @@ def train_command(args) -> None:
         checkpoint=args.checkpoint,
         resume=not args.no_resume,
         meta=meta,
+        allow_changed=args.allow_changed,
     )
     print(f"checkpoint: {args.checkpoint} (test accuracy {history[-1]['test_accuracy']:.3f})")
 

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
+from devices._checks import is_integer
+
 from ._encoders import Encoder
 from ._lif import LIF
 from ._linear import AnalogLinear
@@ -16,11 +18,11 @@ from ._tile import Tile
 
 
 def _pair(owner: str, name: str, value, minimum: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    pair = (value, value) if is_integer(value) else value
     if (
         not isinstance(pair, tuple)
         or len(pair) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair)
+        or not all(is_integer(v) and v >= minimum for v in pair)
     ):
         raise ValueError(
             f"{owner}: `{name}` must be an integer >= {minimum} or a pair; got {value!r}."
@@ -67,7 +69,7 @@ class AnalogConv2d(eqx.Module):
         self.stride = _pair(owner, "stride", stride, 1)
         self.padding = _pair(owner, "padding", padding, 0)
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"{owner}: `{name}` must be an integer >= 1; got {value!r}.")
         self.in_channels, self.out_channels = in_channels, out_channels
         kh, kw = self.kernel_size
@@ -138,7 +140,7 @@ class ChannelNorm(eqx.Module):
     standardise: bool = eqx.field(static=True)
 
     def __init__(self, channels: int, *, standardise: bool = False):
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        if not is_integer(channels) or channels < 1:
             raise ValueError(f"ChannelNorm: `channels` must be an integer >= 1; got {channels!r}.")
         self.gamma = jnp.ones(channels)
         self.beta = jnp.zeros(channels)

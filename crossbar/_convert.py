@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
-from devices._checks import check_int
+from devices._checks import check_int, is_real
 
 from ._chip import at_time, program
 from ._encoders import Encoder
@@ -133,7 +133,7 @@ def convert(
     ..., AnalogLinear], encoder=Encoder("direct", steps), readout="mean")`.
     """
     check_int("convert", "steps", steps)
-    if not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
+    if not (is_real(percentile) and 0 < percentile <= 100):
         raise ValueError(f"convert: `percentile` must lie in (0, 100]; got {percentile!r}.")
     if not isinstance(tile, Tile):
         raise ValueError(f"convert: `tile` must be a crossbar.Tile; got {tile!r}.")
@@ -240,7 +240,7 @@ def conversion_curve(
     for s in steps:
         check_int("conversion_curve", "steps", s)
     check_int("conversion_curve", "n_chips", n_chips)
-    if not (isinstance(t, (int, float)) and math.isfinite(t) and t >= 0):
+    if not (is_real(t) and math.isfinite(t) and t >= 0):
         raise ValueError(f"conversion_curve: `t` must be seconds >= 0; got {t!r}.")
     x_cal = np.asarray(data.x_train).reshape(len(data.x_train), -1)
     x = jnp.asarray(data.x_test).reshape(len(data.x_test), -1)

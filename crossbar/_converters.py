@@ -13,12 +13,13 @@ import numpy as np
 from jaxtyping import Array
 
 from devices import round_ste
+from devices._checks import is_integer, is_real
 
 
 def _check_bits(owner: str, bits) -> None:
     if bits is None:
         return
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 24:
+    if not is_integer(bits) or not 1 <= bits <= 24:
         raise ValueError(
             f"{owner}: `bits` must be an integer from 1 to 24, or None for an ideal converter; "
             f"got {bits!r}."
@@ -26,7 +27,7 @@ def _check_bits(owner: str, bits) -> None:
 
 
 def _check_bound(owner: str, name: str, bound) -> None:
-    if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not bound > 0:
+    if not is_real(bound) or not bound > 0:
         raise ValueError(f"{owner}: `{name}` must be a number > 0; got {bound!r}.")
     if math.isnan(bound):
         raise ValueError(f"{owner}: `{name}` must be a number > 0; got {bound!r}.")

@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from devices import AbstractDevice
+from devices._checks import is_integer
 
 #: The times of the demo: 1 s, 1 hour, 1 day, 1 year after programming.
 DEMO_TIMES = (1.0, 3600.0, 86400.0, 365.0 * 86400.0)
@@ -41,7 +42,7 @@ def device_study(
     **Returns:** a dict of plain lists: `g_target_uS`, `times_s`, and `mean_uS`, `std_uS`,
     each `[target][time]`.
     """
-    if isinstance(n_devices, bool) or not isinstance(n_devices, int) or n_devices < 2:
+    if not is_integer(n_devices) or n_devices < 2:
         raise ValueError(f"device_study: `n_devices` must be an integer >= 2; got {n_devices!r}.")
     if not g_targets or not times:
         raise ValueError("device_study: `g_targets` and `times` must each hold at least one value.")

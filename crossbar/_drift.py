@@ -33,6 +33,9 @@ CALIBRATION_VECTORS = 64
 #: the fit models the clip), so that after a year of PCM drift (outputs halved) a 3-bit ADC
 #: still reads them over more than one step.
 CALIBRATION_FILL = 0.5
+#: Halvings of the bracket [r / 8, 8 r] (a width of ln 64 in log r) in `fitted_gain`: 22 leave
+#: it 1.0e-6 wide, about the float32 resolution of the gain (more changed nothing).
+BISECTIONS = 22
 
 
 class Calibration(eqx.Module):
@@ -91,7 +94,7 @@ def calibration_readout(
     keys = None if key is None else jr.split(key, cal.signs.shape[0])
 
     def one(signs, k):
-        y, _ = adc_readouts(tile, w_r, signs, cal.amplitude, k, g, adc_errors)
+        y, _ = adc_readouts(tile, w_r, signs, cal.amplitude, k, g, adc_errors, True)
         return tile.adc.clip(y)
 
     return jnp.moveaxis(jax.vmap(one)(cal.signs, keys), 0, 1)
@@ -107,7 +110,8 @@ def fitted_gain(tile: Tile, measured: Array, expected: Array, per_column: bool) 
     readouts have the measured projection on the expected ones. Without noise and with every
     cell drifted by one factor, that factor exactly (to the resolution of the step function),
     where the plain least-squares gain is pulled towards zero by the dead zone of a coarse
-    ADC. The left side rises with `r`, so bisection (in `log r`, 30 halvings) finds it. A
+    ADC. The left side rises with `r`, so bisection (in `log r` over a factor of 8 either side
+    of the least-squares gain, 22 halvings: to 1e-6 relative) finds it. A
     column that expects nothing has gain 1.
     """
     axis = (0, 1, 2) if per_column else None
@@ -126,7 +130,7 @@ def fitted_gain(tile: Tile, measured: Array, expected: Array, per_column: bool) 
             low = projection(mid) < num
             return jnp.where(low, mid, lo), jnp.where(low, hi, mid)
 
-        lo, hi = jax.lax.fori_loop(0, 30, halve, (r / 8.0, r * 8.0))
+        lo, hi = jax.lax.fori_loop(0, BISECTIONS, halve, (r / 8.0, r * 8.0))
         r = jnp.where(ok, jnp.sqrt(lo * hi), 1.0)
     r = jax.lax.stop_gradient(r)
     return r.reshape(-1) if per_column else r

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from devices._checks import check_positive
+from devices._checks import check_positive, is_real
 
 
 class AbstractSurrogate(eqx.Module):
@@ -139,10 +139,10 @@ class LIF(eqx.Module):
                 f"steps); got beta={beta!r}, tau={tau!r}."
             )
         if tau is not None:
-            if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau >= 1:
+            if not is_real(tau) or not tau >= 1:
                 raise ValueError(f"LIF: `tau` must be a number >= 1 (steps); got {tau!r}.")
             beta = 1.0 - 1.0 / tau
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta <= 1:
+        if not is_real(beta) or not 0 <= beta <= 1:
             raise ValueError(f"LIF: `beta` must be a number in [0, 1]; got {beta!r}.")
         check_positive("LIF", "threshold", threshold)
         if reset not in ("subtract", "zero"):

@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
+from devices._checks import is_integer
+
 from ._checks import checking
 from ._converters import exact_div
 from ._drift import (
@@ -151,7 +153,7 @@ class AnalogLinear(AbstractAnalogLayer):
         key: PRNGKeyArray,
     ):
         for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"AnalogLinear: `{name}` must be an integer >= 1; got {value!r}.")
         if not isinstance(tile, Tile):
             raise ValueError(f"AnalogLinear: `tile` must be a crossbar.Tile; got {tile!r}.")

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from devices._checks import is_integer
+
 from ._converters import clip_symmetric
 
 
@@ -205,7 +207,7 @@ class BitSliced(AbstractMapping):
     def __check_init__(self):
         for name in ("bits_per_slice", "n_slices"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"BitSliced: `{name}` must be an integer >= 1; got {value!r}.")
         if self.bits_per_slice * self.n_slices > 24:
             raise ValueError(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+
+from devices._checks import is_real
 
 from ._lif import LIF
 from ._linear import AnalogLinear
@@ -122,7 +125,16 @@ def import_nir(graph, *, tile: Tile | None = None, key=None) -> SpikingNetwork:
     if len(start) != 1:
         raise ValueError(f"import_nir: expected one Input node; got {len(start)}.")
     layers, node, dt = [], succ.get(start[0]), graph.metadata.get("dt", 1e-3)
+    if not (is_real(dt) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"import_nir: the graph's metadata `dt` must be > 0 s; got {dt!r}.")
+    seen = set()
     while node is not None and kinds[node] != "Output":
+        if node in seen:
+            raise ValueError(
+                f"import_nir: the graph has a cycle through node {node!r}; only chains from "
+                "Input to Output are supported."
+            )
+        seen.add(node)
         n = graph.nodes[node]
         if kinds[node] in ("Affine", "Linear"):
             w = jnp.asarray(n.weight, jnp.float32)
@@ -142,8 +154,31 @@ def import_nir(graph, *, tile: Tile | None = None, key=None) -> SpikingNetwork:
                         "per layer is supported."
                     )
             tau = float(np.asarray(n.tau).ravel()[0])
+            r = float(np.asarray(n.r).ravel()[0])
             if float(np.asarray(n.v_leak).ravel()[0]) != 0.0:
                 raise ValueError(f"import_nir: LIF node {node!r} has v_leak != 0; unsupported.")
+            if not (math.isfinite(tau) and tau >= dt):
+                raise ValueError(
+                    f"import_nir: LIF node {node!r} has tau = {tau!r} s; it must be >= the "
+                    f"graph's dt = {dt!r} s (the decay per step is 1 - dt / tau, in [0, 1))."
+                )
+            if not (math.isfinite(r) and r > 0):
+                raise ValueError(f"import_nir: LIF node {node!r} has r = {r!r}; it must be > 0.")
+            # NIR's LIF, tau dv/dt = (v_leak - v) + r I, stepped by dt: v' = (1 - dt/tau) v +
+            # (dt r / tau) I. Our LIF adds its input unscaled, so the input gain dt r / tau is
+            # folded into the layer that feeds it.
+            gain = dt * r / tau
+            if abs(gain - 1.0) > 1e-6:
+                if not layers or not isinstance(layers[-1], AnalogLinear):
+                    raise ValueError(
+                        f"import_nir: LIF node {node!r} scales its input by dt r / tau = "
+                        f"{gain:g} and follows no Affine/Linear node to fold that into."
+                    )
+                feed = layers[-1]
+                feed = eqx.tree_at(lambda m: m.weight, feed, feed.weight * gain)
+                if feed.bias is not None:
+                    feed = eqx.tree_at(lambda m: m.bias, feed, feed.bias * gain)
+                layers[-1] = feed
             beta = 1.0 - dt / tau
             meta = n.metadata or {}
             if "crossbar_beta" in meta and abs(meta["crossbar_beta"] - beta) < 1e-9:

@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray
 
 import devices
-from devices._checks import check_int
+from devices._checks import check_int, is_real
 
 from ._checks import value_checks
 from ._chip import analog_layers, at_time, program
@@ -63,6 +63,26 @@ def _check_name(name: str, model) -> None:
             + (f"; fields of {type(target).__name__}: {', '.join(names)}" if names else "")
             + "."
         )
+
+
+def _check_value(name: str, value, model) -> None:
+    """Raise, naming the parameter, unless every analog layer accepts `value` for `name` (so
+    a bad value fails before the first point is computed, not inside it)."""
+    if name == "t":
+        if not is_real(value) or not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"sweep: the read time `t` must be a finite number of seconds >= 0; got {value!r}."
+            )
+        return
+    if name == "r_wire" and not (is_real(value) and math.isfinite(value) and value > 0):
+        raise ValueError(f"sweep: `r_wire` (ohm) must be a finite number > 0; got {value!r}.")
+    if name == "stuck_fraction" and not (is_real(value) and 0 <= value <= 1):
+        raise ValueError(f"sweep: `stuck_fraction` must lie in [0, 1]; got {value!r}.")
+    for layer in analog_layers(model):
+        try:
+            _apply(layer.tile, name, value)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"sweep: {name}={value!r} is not allowed: {e}") from None
 
 
 def _apply(tile: Tile, name: str, value) -> Tile:
@@ -165,7 +185,7 @@ class SweepResult(list):
             med = [np.median(c) for c in chips]
             ax.fill_between(xs, [c.min() for c in chips], [c.max() for c in chips], alpha=0.3)
             ax.plot(xs, med, "o-")
-            if p in ("t", "r_wire") and all(isinstance(v, (int, float)) and v > 0 for v in values):
+            if p in ("t", "r_wire") and all(is_real(v) and v > 0 for v in values):
                 ax.set_xscale("log")
             ax.set_xlabel(p)
             ax.set_ylabel(metric.replace("_", " "))
@@ -239,6 +259,9 @@ def sweep(
             raise ValueError(
                 f"sweep: the values of {name!r} must be a non-empty list; got {values!r}."
             )
+        for value in values:
+            _check_value(name, value, model)
+    _check_value("t", t, model)
     x, y = np.asarray(data.x_test), np.asarray(data.y_test)
     if n_test is not None:
         check_int("sweep", "n_test", n_test)

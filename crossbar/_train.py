@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -15,9 +17,9 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
-from devices._checks import check_int
+from devices._checks import check_int, is_real
 
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from ._checks import value_checks
 from ._chip import analog_layers, at_time, program, sample_chip
 from ._linear import AbstractAnalogLayer
@@ -177,6 +179,31 @@ def _adam(learning_rate: float) -> optax.GradientTransformation:
     return optax.adam(learning_rate)
 
 
+def _check_labels(owner: str, model, data: Dataset) -> None:
+    """Every label below the network's number of outputs (else the loss is NaN)."""
+    shape = jax.eval_shape(
+        lambda m, x: _batched_logits(as_digital(m), x, jr.PRNGKey(0)), model, data.x_train[:1]
+    ).shape
+    top = int(max(data.y_train.max(), data.y_test.max()))
+    if top >= shape[-1]:
+        raise ValueError(
+            f"{owner}: the labels reach {top}, but the network has {shape[-1]} outputs (labels "
+            f"must lie in 0 ... {shape[-1] - 1}): give the last layer at least {top + 1}."
+        )
+
+
+def _check_same_settings(owner: str, path, saved: dict, settings: dict) -> None:
+    now = json.loads(json.dumps(settings, default=str))
+    for name, value in now.items():
+        if name in saved and saved[name] != value:
+            raise ValueError(
+                f"{owner}: the checkpoint {path} was written with {name}={saved[name]!r}, this run "
+                f"has {name}={value!r}; resuming would mix the two. Start afresh (resume=False, "
+                "or `crossbar train --no-resume`), write another checkpoint, or pass "
+                "allow_changed=True (`--allow-changed`) to continue under the new settings."
+            )
+
+
 def _check_data(data) -> Dataset:
     if not isinstance(data, Dataset):
         raise ValueError(
@@ -202,6 +229,7 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     meta: dict | None = None,
+    allow_changed: bool = False,
 ):
     """Train a network of analog layers with optax; hardware-aware or plain.
 
@@ -216,8 +244,11 @@ def train(
     With `checkpoint`, the model, the optimiser state and the history are written atomically
     after every epoch (a run killed mid-write leaves the last good checkpoint); with `resume`
     a run continues from an existing checkpoint, with the same batches and keys it would have
-    had; `meta` (JSON-able) is stored in every checkpoint beside the history. Loss: softmax
-    cross-entropy of the network's readout.
+    had; `meta` (JSON-able) is stored in every checkpoint beside the history and the settings
+    (`hardware_aware`, `batch_size`, `clip_sigma`, `learning_rate`). A checkpoint written with
+    other settings (or `meta`) is not resumed: a `ValueError` names what differs, unless
+    `allow_changed=True` (then the run continues under the new settings and stores them).
+    `epochs` may differ (to train on). Loss: softmax cross-entropy of the network's readout.
 
     **Returns:** `(model, history)`, history a list of per-epoch dicts (`loss`,
     `train_accuracy`, `test_accuracy`, `seconds`).
@@ -231,14 +262,29 @@ def train(
         raise ValueError(f"{owner}: `batch_size` {batch_size} exceeds the {n} training examples.")
     if not analog_layers(model):
         raise ValueError(f"{owner}: the model holds no analog layer.")
-    if clip_sigma is not None and not clip_sigma > 0:
+    if clip_sigma is not None and not (is_real(clip_sigma) and clip_sigma > 0):
         raise ValueError(f"{owner}: `clip_sigma` must be > 0 or None; got {clip_sigma!r}.")
+    if optimizer is None and not (
+        is_real(learning_rate) and math.isfinite(learning_rate) and learning_rate > 0
+    ):
+        raise ValueError(
+            f"{owner}: `learning_rate` must be a finite number > 0; got {learning_rate!r}."
+        )
+    _check_labels(owner, model, data)
+    settings = {"hardware_aware": hardware_aware, "batch_size": batch_size}
+    settings["clip_sigma"] = clip_sigma
+    if optimizer is None or meta is None or "lr" not in meta:  # an optax optimiser is opaque
+        settings["learning_rate"] = None if optimizer is not None else float(learning_rate)
+    settings.update(meta or {})
     optimizer = optimizer or _adam(float(learning_rate))
     with jax.numpy_dtype_promotion("standard"):  # see _update
         opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
 
     start, history = 0, []
     if checkpoint is not None and resume and os.path.exists(checkpoint):
+        saved = checkpoint_meta(checkpoint)
+        if not allow_changed:
+            _check_same_settings(owner, checkpoint, saved, settings)
         (model, opt_state), saved = load_checkpoint(checkpoint, (model, opt_state))
         start, history = saved["epoch"] + 1, saved["history"]
         if log:
@@ -286,8 +332,9 @@ def train(
                 f"({record['seconds']:.1f} s)"
             )
         if checkpoint is not None:
-            info = {"epoch": epoch, "history": history, "hardware_aware": hardware_aware}
-            save_checkpoint(checkpoint, (model, opt_state), **info, **(meta or {}))
+            save_checkpoint(
+                checkpoint, (model, opt_state), epoch=epoch, history=history, **settings
+            )
     return model, history
 
 

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from devices._checks import is_integer
+
 
 class Dataset(NamedTuple):
     x_train: np.ndarray
@@ -58,7 +60,8 @@ def digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """scikit-learn's bundled 8 x 8 handwritten digits (1797 images, 10 classes), no download.
 
     Pixels (0..16) scaled to [0, 1] and flattened to 64; a fixed, stratified split (20 % test
-    by default: 1437 train, 360 test) from a seeded permutation of each class.
+    by default: 1438 train, 359 test: each class rounds its own test share) from a seeded
+    permutation of each class.
     Needs scikit-learn (`pip install crossbar-jax[data]`).
     """
     try:
@@ -109,7 +112,7 @@ def mnist1d(steps: int | None = 10, seed: int = 42) -> Dataset:
             "crossbar.data.mnist1d needs mnist1d: pip install 'crossbar-jax[mnist1d]'"
         ) from e
     if steps is not None and (
-        isinstance(steps, bool) or not isinstance(steps, int) or steps < 1 or 40 % steps
+        not is_integer(steps) or steps < 1 or 40 % steps
     ):
         raise ValueError(
             "mnist1d: `steps` must divide the length 40 (1, 2, 4, 5, 8, 10, 20, 40) or be None; "

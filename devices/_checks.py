@@ -7,15 +7,26 @@ what is allowed. Values that only exist inside `jit` are checked with `eqx.error
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def is_real(value: Any) -> bool:
+    """Whether `value` is a real scalar: a Python or NumPy integer or float, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def is_integer(value: Any) -> bool:
+    """Whether `value` is an integer scalar: a Python or NumPy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+_is_number = is_real
 
 
 def check_finite_number(owner: str, name: str, value: Any) -> None:
@@ -26,7 +37,7 @@ def check_finite_number(owner: str, name: str, value: Any) -> None:
 
 def check_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
     """Raise unless `value` is an integer >= `minimum` (bools are not integers here)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_integer(value) or value < minimum:
         raise ValueError(f"{owner}: `{name}` must be an integer >= {minimum}; got {value!r}.")
 
 

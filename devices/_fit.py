@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_positive
+from ._checks import check_positive, is_integer
 from ._pcm import PCM
 from ._stats import LogLinear, Polynomial
 
@@ -23,7 +23,7 @@ def _as_1d(name: str, x, owner: str) -> np.ndarray:
 
 
 def _check_bins(owner: str, bins, n: int, per_bin: int = 10) -> None:
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
+    if not is_integer(bins) or bins < 2:
         raise ValueError(f"{owner}: `bins` must be an integer >= 2; got {bins!r}.")
     if n < bins * per_bin:
         raise ValueError(
@@ -68,7 +68,7 @@ def fit_programming_noise(
             f"{owner}: `g_target` and `g_programmed` must have the same number of devices; "
             f"got {g_t.size} and {g_p.size}."
         )
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
+    if not is_integer(degree) or degree < 0:
         raise ValueError(f"{owner}: `degree` must be an integer >= 0; got {degree!r}.")
     _check_bins(owner, bins, g_t.size)
     x, s, w = [], [], []

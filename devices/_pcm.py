@@ -14,6 +14,10 @@ from ._random import normal, rectified
 from ._stats import AbstractStatistic, LogLinear, Piecewise, Polynomial, PowerLaw
 
 
+#: The largest multiplier of a PCM statistic (`prog_noise_scale` ...) accepted.
+MAX_SCALE = 10.0
+
+
 class PCMState(eqx.Module):
     """Programmed state of a `PCM` population.
 
@@ -59,7 +63,8 @@ class PCM(AbstractDevice):
     - `t0`: the first read after programming, from which drift is counted, s (default 20).
     - `t_read`: the 1/f-noise integration parameter, s (default 250 ns).
     - `prog_noise_scale`, `drift_scale`, `read_noise_scale`: multipliers of the programming
-      spread, the drift exponent and the read noise (default 1; 0 turns one off).
+      spread, the drift exponent and the read noise (default 1; 0 turns one off; at most
+      `devices._pcm.MAX_SCALE` = 10).
     - `g_min`: the smallest conductance, uS (default 0).
     - `prog_sigma`, `drift_mean`, `drift_std`, `read_noise`: the four fitted statistics as
       `devices` curves of $g_{rel}$ (defaults: the aihwkit fits above). `prog_sigma` is in uS
@@ -122,7 +127,14 @@ class PCM(AbstractDevice):
         check_positive("PCM", "t_read", self.t_read)
         check_positive("PCM", "prog_g_max_ref", self.prog_g_max_ref)
         for name in ("prog_noise_scale", "drift_scale", "read_noise_scale"):
-            check_nonnegative("PCM", name, getattr(self, name))
+            value = getattr(self, name)
+            check_nonnegative("PCM", name, value)
+            if value > MAX_SCALE:
+                raise ValueError(
+                    f"PCM: `{name}` must be at most {MAX_SCALE:g} ({MAX_SCALE:g} times the "
+                    f"measured statistics; beyond, a 25 uS cell would read hundreds of uS); got "
+                    f"{value!r}."
+                )
 
     @classmethod
     def hermes(cls, num_devices: int = 2, **overrides) -> PCM:

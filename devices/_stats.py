@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from ._checks import check_finite_number, check_positive
+from ._fastmath import log as fast_log
 
 # aihwkit's `_ZERO_CLIP`: the floor of g_rel before a logarithm.
 LOG_FLOOR = 1e-7
@@ -96,7 +97,7 @@ class LogLinear(AbstractStatistic):
         self.lo, self.hi = float(lo), float(hi)
 
     def __call__(self, g_rel: ArrayLike) -> Array:
-        x = jnp.log(jnp.maximum(jnp.abs(jnp.asarray(g_rel)), LOG_FLOOR))
+        x = fast_log(jnp.maximum(jnp.abs(jnp.asarray(g_rel)), LOG_FLOOR))
         return jnp.clip(self.slope * x + self.intercept, self.lo, self.hi)
 
 
@@ -128,7 +129,7 @@ class PowerLaw(AbstractStatistic):
         g_floor = self.floor ** (1.0 / self.exponent)
         g = jnp.maximum(jnp.abs(jnp.asarray(g_rel)), g_floor)
         # exp(-p ln g) rather than g ** -p (g > 0 here): a fifth of the cost of a power
-        return jnp.minimum(self.coeff * jnp.exp(-self.exponent * jnp.log(g)), self.hi)
+        return jnp.minimum(self.coeff * jnp.exp(-self.exponent * fast_log(g)), self.hi)
 
 
 class Piecewise(AbstractStatistic):

@@ -303,3 +303,39 @@ def test_integer_input_is_accepted(getkey):
     np.testing.assert_allclose(
         layer(x), layer.weight @ x.astype(jnp.float32) + layer.bias, rtol=1e-5
     )
+
+
+def test_chips_under_vmap_equal_chips_one_by_one(getkey):
+    """Many chips under `vmap` (inputs shared by the chips, or each chip's own; examples
+    outside or inside) give each chip's outputs, and gradients through the batched product
+    equal the plain product's (the product's own batching rule, `_tile._mvm`)."""
+    from crossbar._tile import _mvm, _tile_product
+
+    tile = crossbar.Tile(device=devices.PCM(), out_noise=0.0, rows=8, cols=8)
+    layer = crossbar.AnalogLinear(12, 10, tile=tile, key=getkey())  # a 2 x 2 grid of tiles
+    programmed = crossbar.program(layer, getkey())
+    x = jr.normal(getkey(), (5, 12))
+    keys = jr.split(getkey(), 4)
+
+    def chip_outputs(k, x):
+        chip = crossbar.at_time(programmed, 3600.0, k)
+        return jax.vmap(lambda x: chip(x))(x)
+
+    many = jax.jit(jax.vmap(chip_outputs, (0, None)))(keys, x)
+    for k, out in zip(keys, many):
+        np.testing.assert_allclose(out, jax.jit(chip_outputs)(k, x), rtol=1e-5, atol=1e-6)
+    own = jax.vmap(chip_outputs)(keys, jnp.stack([x] * 4))
+    np.testing.assert_allclose(own, many, rtol=1e-5, atol=1e-6)
+    w = jr.normal(getkey(), (3, 2, 2, 2, 4, 8))  # chips, n, T_r, T_c, C, R
+    xs = jr.normal(getkey(), (6, 2, 8))
+
+    def loss(f, w):
+        return jnp.sum(jnp.sin(jax.vmap(lambda w: jax.vmap(f, (0, None))(xs, w))(w)))
+
+    np.testing.assert_allclose(
+        jax.grad(lambda w: loss(_mvm, w))(w), jax.grad(lambda w: loss(_tile_product, w))(w),
+        rtol=1e-5, atol=1e-5,
+    )  # fmt: skip
+    outer = jax.vmap(lambda x: jax.vmap(_mvm, (None, 0))(x, w))(xs)  # examples outside
+    ref = jax.vmap(lambda x: jax.vmap(_tile_product, (None, 0))(x, w))(xs)
+    np.testing.assert_allclose(outer, ref, rtol=1e-5, atol=1e-5)
