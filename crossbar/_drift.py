@@ -94,7 +94,7 @@ def calibration_readout(
     keys = None if key is None else jr.split(key, cal.signs.shape[0])
 
     def one(signs, k):
-        y, _ = adc_readouts(tile, w_r, signs, cal.amplitude, k, g, adc_errors, True)
+        y, _ = adc_readouts(tile, w_r, signs, cal.amplitude, k, g, adc_errors)
         return tile.adc.clip(y)
 
     return jnp.moveaxis(jax.vmap(one)(cal.signs, keys), 0, 1)

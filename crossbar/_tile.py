@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Literal
@@ -10,8 +9,6 @@ from typing import Literal
 import equinox as eqx
 import equinox.internal as eqxi
 import jax
-from jax.custom_batching import custom_vmap
-from jax.custom_derivatives import SymbolicZero
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
@@ -21,6 +18,7 @@ from devices._checks import check_int, check_nonnegative, check_positive, is_rea
 from ._circuit import IRDrop, ideal_currents, ir_drop_aihwkit, solve_ir_drop
 from ._converters import ADC, DAC, clip_symmetric
 from ._mapping import AbstractMapping, Differential
+from ._product import _mvm
 
 
 #: The largest output or weight noise a Tile accepts, tile units.
@@ -222,100 +220,7 @@ def _per_tile(fn: Callable, w: Array, x: Array) -> Array:
     return jax.vmap(jax.vmap(lambda w, x: fn(w.T, x)))(w, x)
 
 
-def _tile_product(x: Array, w: Array, weights_first: bool = False) -> Array:
-    """`sum_r x[t, (c,) r] w[n, t, c, j, r]` for converted inputs `x`, `(T_r, R)` (one DAC
-    scale per row tile) or `(T_r, T_c, R)` (one per tile): `(n, T_r, T_c, C)`.
-
-    The weights stay in their stored layout, each tile's block `(C, R)` as the layer's
-    `(out, in)` weight holds it, which is the layout a CPU or GPU matrix product of a batch
-    of inputs wants (the contracted axis last): no copy of the weights per call.
-
-    `weights_first`: the weights as the left operand (`W X^T`), which `_mvm` chooses under
-    `vmap` over chips that share the inputs."""
-    # The inputs as the left operand: under `vmap` over examples XLA then computes
-    # `X W^T` with the batch as rows, as a plain matrix product does (an einsum may put the
-    # weights first and transpose the inputs and the outputs around the product).
-    # The weights as matrices `(outputs, rows)`: a product with several free axes is
-    # decomposed by XLA into one that transposes its right operand on every call.
-    n, t_r, t_c, c, r = w.shape
-    if x.ndim == 2 and t_r == 1:  # one row tile: a plain product, no batch axis
-        w = w.reshape(n * t_c * c, r)
-        if weights_first:
-            y = jax.lax.dot_general(w, x[0], (((1,), (0,)), ((), ())))
-        else:
-            y = jax.lax.dot_general(x[0], w, (((0,), (1,)), ((), ())))
-        return y.reshape(n, 1, t_c, c)
-    if x.ndim == 2:
-        w = jnp.moveaxis(w, 1, 0).reshape(t_r, n * t_c * c, r)  # a bitcast when n = 1
-        if weights_first:
-            y = jax.lax.dot_general(w, x, (((2,), (1,)), ((0,), (0,))))
-        else:
-            y = jax.lax.dot_general(x, w, (((1,), (2,)), ((0,), (0,))))  # (T_r, n T_c C)
-        return jnp.moveaxis(y.reshape(t_r, n, t_c, c), 1, 0)
-    if weights_first:
-        y = jax.lax.dot_general(w, x, (((4,), (2,)), ((1, 2), (0, 1))))  # (T_r, T_c, n, C)
-    else:
-        y = jax.lax.dot_general(x, w, (((2,), (4,)), ((0, 1), (1, 2))))  # (T_r, T_c, n, C)
-    return jnp.moveaxis(y, 2, 0)
-
-
-def _mvm(x: Array, w: Array, weights_first: bool = False) -> Array:
-    """`_tile_product(x, w)` (see there) with a batching rule that keeps the weights in their
-    layout under `vmap` over chips.
-
-    Under `vmap` over examples (the inputs batched, the weights not) the product is `X W^T`
-    with the examples as rows, as a plain matrix product does. Under `vmap` over chips whose
-    inputs are shared (the weights batched, the inputs not: a chip's calibration inputs, or
-    one test set through many chips), JAX's own rule would fold the chips into the product's
-    output axis, and XLA would then lay each chip's freshly read weights out transposed (their
-    read noise is then generated element by element into the transposed layout, ten times
-    slower); here the weights go first instead, `W X^T` with every chip's weights as rows.
-    Nested `vmap`s are followed axis by axis (`_batched_mvm`). Values and derivatives are
-    those of `_tile_product`."""
-    return _batched_mvm((), weights_first)(x, w)
-
-
-def _zero(tangent) -> bool:
-    return isinstance(tangent, SymbolicZero)
-
-
-@functools.lru_cache(maxsize=None)
-def _batched_mvm(roles: tuple[str, ...], weights_first: bool) -> Callable:
-    """The product under the `vmap`s `roles` (outermost first): `"x"` batches only the
-    inputs, `"w"` only the weights, `"b"` both; the arrays carry these axes in front, the
-    output all of them. A `custom_vmap` whose rule adds the new axis to `roles`, inside a
-    `custom_jvp` (a `custom_vmap` has no reverse-mode rule) whose tangent is the plain
-    product, linear in each operand."""
-
-    def plain(x, w):
-        first = weights_first or "w" in roles
-        f = functools.partial(_tile_product, weights_first=first)
-        for role in reversed(roles):
-            f = jax.vmap(f, in_axes={"x": (0, None), "w": (None, 0), "b": (0, 0)}[role])
-        return f(x, w)
-
-    product = custom_vmap(plain)
-
-    @product.def_vmap
-    def _rule(axis_size, in_batched, x, w):
-        x_batched, w_batched = in_batched
-        role = "b" if x_batched and w_batched else ("x" if x_batched else "w")
-        return _batched_mvm((role, *roles), weights_first)(x, w), True
-
-    differentiable = jax.custom_jvp(product)
-
-    @functools.partial(differentiable.defjvp, symbolic_zeros=True)
-    def _jvp(primals, tangents):
-        x, w = primals
-        dx, dw = tangents
-        y = differentiable(x, w)
-        dy = [plain(*ab) for ab, d in (((dx, w), dx), ((x, dw), dw)) if not _zero(d)]
-        return y, sum(dy[1:], dy[0]) if dy else jnp.zeros_like(y)
-
-    return differentiable
-
-
-def _noise_var(tile: Tile, x: Array, w_r: Array, weights_first: bool = False) -> Array | None:
+def _noise_var(tile: Tile, x: Array, w_r: Array) -> Array | None:
     """The variance of the output-referred noise (weight noise and output noise) of each
     output, broadcastable to `(n, T_r, T_c, C)`, or None when there is none."""
     var = None
@@ -324,7 +229,7 @@ def _noise_var(tile: Tile, x: Array, w_r: Array, weights_first: bool = False) ->
             x2 = jnp.sum(x * x, axis=-1)  # (T_r,) or (T_r, T_c)
             var = tile.w_noise**2 * (x2[:, None, None] if x.ndim == 2 else x2[..., None])
         else:
-            var = tile.w_noise**2 * _mvm(x * x, jnp.abs(w_r), weights_first)
+            var = tile.w_noise**2 * _mvm(x * x, jnp.abs(w_r))
     if tile.out_noise > 0:
         var = jnp.asarray(tile.out_noise**2, x.dtype) if var is None else var + tile.out_noise**2
     return var
@@ -370,7 +275,6 @@ def adc_readouts(
     key: PRNGKeyArray | None,
     g: Array | None = None,
     adc_errors: tuple[Array, Array] | None = None,
-    weights_first: bool = False,
 ) -> tuple[Array, Array]:
     """Steps 2 to 5 for every tile, up to the ADC's rounding (before its clip): `(y
     (n_readouts, T_r, T_c, C), converted inputs (T_r, R) or (T_r, T_c, R))`.
@@ -378,7 +282,7 @@ def adc_readouts(
     `w_r`: `(n_readouts, T_r, T_c, C, R)`; `x`: `(T_r, R)`; `scale`: the reciprocal input
     scale, `(T_r,)` for one per row tile or `(T_r, T_c)` for one per tile; `g`: the
     conductances, needed by circuit tiles; `adc_errors`: each ADC's `(gain, offset)`,
-    `(n_readouts, T_r, T_c, C)`; `weights_first`: see `_mvm` (inputs shared by chips).
+    `(n_readouts, T_r, T_c, C)`.
     """
     xq = tile.dac(x if scale.ndim == 1 else x[:, None, :], scale)
     # the circuit and aihwkit's IR drop see each tile's own inputs, (T_r, T_c, R)
@@ -390,14 +294,14 @@ def adc_readouts(
     if tile.is_circuit:
         y = _circuit_mvm(tile, g, per_tile)
     else:
-        y = _mvm(xq, w_r, weights_first)
+        y = _mvm(xq, w_r)
     if aihwkit_ir:
 
         def approx(w, x):
             return ir_drop_aihwkit(w, x, ir.scale, ir.g_ratio)
 
         y = y - jax.vmap(lambda w: _per_tile(approx, w, per_tile))(w_r)
-    var = _noise_var(tile, xq, w_r, weights_first)
+    var = _noise_var(tile, xq, w_r)
     if var is not None:
         std = jnp.sqrt(var)
         y = y + jnp.broadcast_to(std, y.shape) * devices.normal(key, y.shape, y.dtype)
