@@ -284,7 +284,7 @@ class AnalogLinear(AbstractAnalogLayer):
         g_target = tile.mapping.to_conductances(w, device.g_min, device.g_max)
         k_dev = jr.split(k_prog, 3)[0]  # as program(k_prog) draws the devices
         device_state = device.program(k_dev, g_target, check=False)
-        g = device.read(k_read, device_state, t, check=False)
+        g = device.program_and_read(k_dev, k_read, g_target, t)
         w_r = tile.readout_weights(g)
         alpha = jnp.ones(())
         if compensate and tile.drift_compensation != "none":

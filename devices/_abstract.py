@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import abc
+import functools
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from ._checks import as_float_array, checked_target, checked_time
@@ -32,6 +36,10 @@ class AbstractDevice(eqx.Module):
     Targets outside `[g_min, g_max]` are clipped to it (with zero gradient outside the range);
     non-finite targets are an error, also inside `jit` (through `eqx.error_if`). Negative read
     times are an error.
+
+    Cells are independent: a cell's state and read depend on its own target alone (the
+    draws are per cell), which `program_and_read` relies on for its derivative and
+    `tests/test_device_api.py` checks for every model (a diagonal Jacobian).
 
     Every device has the attributes `g_min` and `g_max`, its conductance range in uS.
     Subclasses implement `_program` (whose `g_target` is already checked and clipped) and
@@ -87,6 +95,24 @@ class AbstractDevice(eqx.Module):
             g, bad, f"{owner}.read: `t` (seconds since programming) must be finite and >= 0."
         )
 
+    def program_and_read(
+        self, k_program: PRNGKeyArray, k_read: PRNGKeyArray, g_target: Array, t: Array
+    ) -> Array:
+        """`read(k_read, program(k_program, g_target), t)` for a training step's hot path:
+        the same conductances, without the checks of traced values (`check=False`: targets
+        mapped from finite weights, times drawn from a valid range).
+
+        A device's cells are independent (a cell's state and read depend on its own target
+        only), so the derivative with respect to `g_target` is one number per cell. It is
+        computed with the forward pass, in the same loops, and the backward pass multiplies
+        by it, rather than going back through the device model (which re-reads every
+        intermediate of programming, drift and read noise: a fifth of a PCM training step).
+        Tangents of anything but `g_target` (the keys, `t`, array fields of the device) go
+        through the device model as usual.
+        """
+        dynamic, static = eqx.partition(self, eqx.is_array)
+        return _cellwise(static, (dynamic, k_program, k_read, t), g_target)
+
     @property
     def is_stochastic(self) -> bool:
         """Whether `program` or `read` draws random numbers (so callers must pass real keys)."""
@@ -107,3 +133,44 @@ class AbstractDevice(eqx.Module):
     @abc.abstractmethod
     def _read(self, key: PRNGKeyArray, state: eqx.Module, t: Array) -> Array:
         """Read a programmed state at checked times."""
+
+
+def _program_read(static, aux, g_target: Array) -> Array:
+    dynamic, k_program, k_read, t = aux
+    device = eqx.combine(dynamic, static)
+    state = device.program(k_program, g_target, check=False)
+    return device.read(k_read, state, t, check=False)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _cellwise(static, aux, g_target: Array) -> Array:
+    return _program_read(static, aux, g_target)
+
+
+def _zero(tangent) -> bool:
+    return isinstance(tangent, SymbolicZero)
+
+
+def _instantiated(tangent):
+    if not _zero(tangent):
+        return tangent
+    if tangent.dtype == jax.dtypes.float0:
+        return np.zeros(tangent.shape, jax.dtypes.float0)
+    return jnp.zeros(tangent.shape, tangent.dtype)
+
+
+@functools.partial(_cellwise.defjvp, symbolic_zeros=True)
+def _cellwise_jvp(static, primals, tangents):
+    aux, g_target = primals
+    aux_dot, g_dot = tangents
+    f = functools.partial(_program_read, static)
+    if not all(map(_zero, jax.tree_util.tree_leaves(aux_dot, is_leaf=_zero))):
+        # a tangent of the keys' times or of the device's arrays: the general rule
+        tangents = jax.tree_util.tree_map(_instantiated, tangents, is_leaf=_zero)
+        return jax.jvp(f, primals, tangents)
+    if _zero(g_dot):
+        g = f(aux, g_target)
+        return g, jnp.zeros_like(g)
+    # one tangent of ones gives every cell its own derivative (the Jacobian is diagonal)
+    g, slope = jax.jvp(lambda g: f(aux, g), (g_target,), (jnp.ones_like(g_target),))
+    return g, slope * g_dot

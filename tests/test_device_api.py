@@ -173,3 +173,40 @@ def test_every_public_name_is_documented():
         if name.startswith("_") or not callable(obj):
             continue
         assert obj.__doc__ and len(obj.__doc__.strip()) > 20, name
+
+
+CELLWISE = dict(MODELS, soft_bounds=devices.SoftBounds(), pow_step=devices.PowStep())
+
+
+@pytest.mark.parametrize("dev", list(CELLWISE.values()), ids=list(CELLWISE))
+def test_program_and_read_is_program_then_read_with_the_same_derivatives(dev, getkey):
+    """`program_and_read` (a training step's program + read, whose derivative is computed cell by cell
+    in the forward pass) against `read(program(...))`: the same conductances, the same
+    gradient, forward-mode derivatives and derivatives in `t`; and the property that makes
+    the cell-by-cell derivative exact: every device's Jacobian is diagonal."""
+    k1, k2 = getkey(), getkey()
+    g = jnp.stack([targets(dev), targets(dev)[::-1]])  # (2, 64), both ends included
+
+    def plain(g, t=3600.0):
+        return dev.read(k2, dev.program(k1, g, check=False), t, check=False)
+
+    def sample(g, t=3600.0):
+        return dev.program_and_read(k1, k2, g, jnp.asarray(t))
+
+    np.testing.assert_array_equal(np.asarray(sample(g)), np.asarray(plain(g)))
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(sample)(g)), np.asarray(plain(g)), rtol=1e-6, atol=1e-6
+    )
+    c = jr.normal(getkey(), g.shape)
+    for t in (1.0, 3600.0, 3e7):
+        grads = [jax.grad(lambda g: jnp.sum(c * f(g, t)))(g) for f in (sample, plain)]
+        np.testing.assert_allclose(*map(np.asarray, grads), rtol=1e-5, atol=1e-6)
+        jit_grad = jax.jit(jax.grad(lambda g: jnp.sum(c * sample(g, t))))(g)
+        np.testing.assert_allclose(np.asarray(jit_grad), np.asarray(grads[1]), rtol=1e-5, atol=1e-6)
+    tangent = jr.normal(getkey(), g.shape)
+    fwd = [jax.jvp(f, (g,), (tangent,))[1] for f in (sample, plain)]
+    np.testing.assert_allclose(*map(np.asarray, fwd), rtol=1e-5, atol=1e-6)
+    in_t = [jax.grad(lambda t: jnp.sum(c * f(g, t)))(3600.0) for f in (sample, plain)]
+    np.testing.assert_allclose(*map(np.asarray, in_t), rtol=1e-5, atol=1e-8)
+    jac = np.asarray(jax.jacrev(lambda g: plain(g).ravel())(g).reshape(g.size, g.size))
+    assert np.count_nonzero(jac - np.diag(np.diag(jac))) == 0
