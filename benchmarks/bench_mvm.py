@@ -1,8 +1,9 @@
 """The analog MVM against a plain matmul, chips under vmap, and aihwkit, side by side.
 
 A `size x size` AnalogLinear, batch 256, a PCM chip read at 1 hour, 8-bit DAC and ADC, output
-noise on, all jitted. Prints ratios measured in one run (nothing is asserted; the machines are
-shared and noisy):
+noise on, all jitted. Prints ratios measured in one run, the contenders alternated in rounds,
+medians over rounds of each round's ratio (nothing is asserted; the machines are shared and
+noisy):
 
 - time of the analog forward / time of a plain jitted `x @ W.T` (target <= 1.5);
 - peak memory of the analog forward / of the plain matmul, from XLA's memory analysis of the
@@ -12,7 +13,7 @@ shared and noisy):
 - when aihwkit's C++ tile runs: aihwkit's `InferenceRPUConfig` forward with the same settings /
   ours (target >= 3).
 
-    python benchmarks/bench_mvm.py [--size 512] [--batch 256] [--repeats 7]
+    python benchmarks/bench_mvm.py [--size 512] [--batch 256] [--rounds 7]
     python benchmarks/bench_mvm.py --size 4096    # for GPU runs
 """
 
@@ -24,7 +25,7 @@ import equinox as eqx
 import jax
 import jax.random as jr
 import numpy as np
-from _timing import best_of
+from _timing import alternated
 
 import crossbar
 import devices
@@ -45,7 +46,14 @@ def main():
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--chips", type=int, default=32)
     parser.add_argument("--chip-batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--rounds",
+        "--repeats",
+        dest="rounds",
+        type=int,
+        default=7,
+        help="alternated rounds per comparison (each the median of a few calls)",
+    )
     args = parser.parse_args()
     n, batch = args.size, args.batch
 
@@ -72,8 +80,10 @@ def main():
         return x @ w.T
 
     key = jr.PRNGKey(4)
-    t_analog = best_of(lambda: analog(chip, x, key), args.repeats)
-    t_plain = best_of(lambda: plain(w, x), args.repeats)
+    times, ratios = alternated(
+        {"plain": lambda: plain(w, x), "analog": lambda: analog(chip, x, key)}, args.rounds
+    )
+    t_analog, t_plain = times["analog"], times["plain"]
     dynamic, static = eqx.partition(chip, eqx.is_array)
     analog_arrays = jax.jit(lambda d, x, k: analog(eqx.combine(d, static), x, k))
     a_args, a_out, a_tmp = peak_bytes(analog_arrays, dynamic, x, key)
@@ -85,7 +95,7 @@ def main():
     )
     print(f"  analog forward      {t_analog * 1e3:9.3f} ms")
     print(f"  plain x @ W.T       {t_plain * 1e3:9.3f} ms")
-    print(f"  time   analog / plain = {t_analog / t_plain:6.2f}   (target <= 1.5)")
+    print(f"  time   analog / plain = {ratios['analog']:6.2f}   (target <= 1.5)")
     mib = 2.0**20
     print(f"  memory analog / plain = {m_analog / m_plain:6.2f}   (target <= 2)")
     print(
@@ -106,12 +116,15 @@ def main():
     keys = jr.split(jr.PRNGKey(6), args.chips)
     many = eqx.filter_jit(jax.vmap(one_chip))
     single = eqx.filter_jit(one_chip)
-    t_vmap = best_of(lambda: many(keys), max(args.repeats // 2, 2))
-    t_loop = best_of(lambda: [single(k) for k in keys], max(args.repeats // 2, 2))
+    times, ratios = alternated(
+        {"loop": lambda: [single(k) for k in keys], "vmap": lambda: many(keys)},
+        args.rounds,
+        reps=3,
+    )
     print(
         f"  {args.chips} chips (read at 1 h + forward, batch {xc.shape[0]}): "
-        f"vmap {t_vmap * 1e3:.1f} ms, loop {t_loop * 1e3:.1f} ms: "
-        f"vmap / loop = {t_vmap / t_loop:5.2f}   (target <= 0.5)"
+        f"vmap {times['vmap'] * 1e3:.1f} ms, loop {times['loop'] * 1e3:.1f} ms: "
+        f"vmap / loop = {ratios['vmap']:5.2f}   (target <= 0.5)"
     )
 
     try:
@@ -134,7 +147,7 @@ def main():
         theirs.drift_analog_weights(3600.0)
         xt = torch.from_numpy(np.asarray(x))
         with torch.no_grad():
-            t_theirs = best_of(lambda: theirs(xt), args.repeats)
+            t_theirs = alternated({"theirs": lambda: theirs(xt)}, args.rounds)[0]["theirs"]
         print(
             f"  aihwkit {type(cfg).__name__} (C++ tile, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads): {t_theirs * 1e3:.3f} ms"

@@ -8,7 +8,6 @@ import math
 import os
 from pathlib import Path
 
-
 #: Integer flags and their least values (the flag's `dest`).
 _AT_LEAST = {
     "epochs": 1,

@@ -70,7 +70,7 @@ def _zero(tangent) -> bool:
     return isinstance(tangent, SymbolicZero)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _batched_mvm(roles: tuple[str, ...]) -> Callable:
     """The product under the `vmap`s `roles` (outermost first): `"x"` batches only the
     inputs, `"w"` only the weights, `"b"` both; the arrays carry these axes in front, the

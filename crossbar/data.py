@@ -111,9 +111,7 @@ def mnist1d(steps: int | None = 10, seed: int = 42) -> Dataset:
         raise ImportError(
             "crossbar.data.mnist1d needs mnist1d: pip install 'crossbar-jax[mnist1d]'"
         ) from e
-    if steps is not None and (
-        not is_integer(steps) or steps < 1 or 40 % steps
-    ):
+    if steps is not None and (not is_integer(steps) or steps < 1 or 40 % steps):
         raise ValueError(
             "mnist1d: `steps` must divide the length 40 (1, 2, 4, 5, 8, 10, 20, 40) or be None; "
             f"got {steps!r}."

@@ -13,7 +13,6 @@ from ._checks import check_conductance_range, check_nonnegative, check_positive
 from ._random import normal, rectified
 from ._stats import AbstractStatistic, LogLinear, Piecewise, Polynomial, PowerLaw
 
-
 #: The largest multiplier of a PCM statistic (`prog_noise_scale` ...) accepted.
 MAX_SCALE = 10.0
 

@@ -339,3 +339,33 @@ def test_chips_under_vmap_equal_chips_one_by_one(getkey):
     outer = jax.vmap(lambda x: jax.vmap(_mvm, (None, 0))(x, w))(xs)  # examples outside
     ref = jax.vmap(lambda x: jax.vmap(_tile_product, (None, 0))(x, w))(xs)
     np.testing.assert_allclose(outer, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_tile_hash_is_cached_without_changing_the_tree():
+    """`Tile.__hash__` is cached (jit hashes the static Tile on every call); the cache must not
+    change equality, the tree structure, a pickle round trip or the dataclass hash's meaning."""
+    import dataclasses
+    import gc
+    import pickle
+
+    from crossbar import _tile
+
+    a = crossbar.Tile(device=devices.PCM(), out_noise=0.04, adc=crossbar.ADC(bits=8, bound=10.0))
+    b = crossbar.Tile(device=devices.PCM(), out_noise=0.04, adc=crossbar.ADC(bits=8, bound=10.0))
+    treedef = jax.tree_util.tree_structure(b)
+    fields = tuple(getattr(a, f.name) for f in dataclasses.fields(a))
+    assert hash(a) == hash(b) == hash(a) == hash((crossbar.Tile, fields))
+    assert jax.tree_util.tree_structure(a) == treedef == jax.tree_util.tree_structure(b)
+    assert a == b and vars(a) == vars(b)
+    c = pickle.loads(pickle.dumps(a))
+    assert c == a and hash(c) == hash(a)
+    other = dataclasses.replace(a, out_noise=0.05)
+    assert other != a and hash(other) != hash(a)
+    assert hash(eqx.tree_at(lambda t: t.out_noise, a, 0.05)) == hash(other)
+    before = len(_tile._HASHES)
+    d = crossbar.Tile(out_noise=0.3)
+    hash(d)
+    assert len(_tile._HASHES) == before + 1
+    del d
+    gc.collect()
+    assert len(_tile._HASHES) == before

@@ -4,11 +4,10 @@ before any long work; real scalars of every kind are accepted."""
 import subprocess
 import sys
 
-import numpy as np
-import pytest
-
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
+import pytest
 
 import crossbar
 import devices
@@ -105,8 +104,13 @@ def test_cli_data_files_that_are_not_npz_of_arrays(capsys, tmp_path):
             crossbar._commands.load_data(str(tmp_path / name))
         assert "--data" in str(e.value) and message in str(e.value), str(e.value)
         assert "allow_pickle" not in str(e.value)
-    np.savez(tmp_path / "objects2.npz", x_train=np.array([{}, {}], dtype=object),
-             y_train=np.zeros(2, int), x_test=np.zeros((2, 4)), y_test=np.zeros(2, int))  # fmt: skip
+    np.savez(
+        tmp_path / "objects2.npz",
+        x_train=np.array([{}, {}], dtype=object),
+        y_train=np.zeros(2, int),
+        x_test=np.zeros((2, 4)),
+        y_test=np.zeros(2, int),
+    )
     with pytest.raises(ValueError, match="an array of Python objects") as e:
         crossbar._commands.load_data(str(tmp_path / "objects2.npz"))
     assert "allow_pickle" not in str(e.value)
@@ -233,8 +237,9 @@ def _nir_chain(tau=2e-3, r=2.0, cycle=False):
     nodes = {
         "input": nir.Input(input_type={"input": np.array([3])}),
         "fc": nir.Affine(weight=w, bias=np.zeros(3, np.float32)),
-        "lif": nir.LIF(tau=tau * ones, r=r * ones, v_leak=0 * ones, v_threshold=ones,
-                       v_reset=0 * ones),  # fmt: skip
+        "lif": nir.LIF(
+            tau=tau * ones, r=r * ones, v_leak=0 * ones, v_threshold=ones, v_reset=0 * ones
+        ),  # fmt: skip
     }
     if cycle:  # back to the first layer (no Output: a chain cannot leave a cycle)
         edges = [("input", "fc"), ("fc", "lif"), ("lif", "fc")]

@@ -180,8 +180,8 @@ CELLWISE = dict(MODELS, soft_bounds=devices.SoftBounds(), pow_step=devices.PowSt
 
 @pytest.mark.parametrize("dev", list(CELLWISE.values()), ids=list(CELLWISE))
 def test_program_and_read_is_program_then_read_with_the_same_derivatives(dev, getkey):
-    """`program_and_read` (a training step's program + read, whose derivative is computed cell by cell
-    in the forward pass) against `read(program(...))`: the same conductances, the same
+    """`program_and_read` (a training step's program + read, whose derivative is computed cell
+    by cell in the forward pass) against `read(program(...))`: the same conductances, the same
     gradient, forward-mode derivatives and derivatives in `t`; and the property that makes
     the cell-by-cell derivative exact: every device's Jacobian is diagonal."""
     k1, k2 = getkey(), getkey()
