@@ -13,12 +13,15 @@ Cases (`kind`): `train` (one AnalogLinear n x n, batch b, forward + backward + A
 network, T steps, one Adam step). Contenders (`peer`): `torch` (plain `nn.Linear`),
 `lightning` (AIHWKIT-Lightning `AnalogLinear`, `TorchInferenceRPUConfig`), `aihwkit_torch`
 (aihwkit's `TorchInferenceRPUConfig`), `aihwkit_cpp` (aihwkit's `InferenceRPUConfig`, the C++
-tile); `snn` adds snnTorch's `Leaky` to the last three.
+tile); `snn` adds snnTorch's `Leaky` to the last three. A case's `device` (default `cpu`)
+puts the contender on that torch device (`cuda`: timed calls end with a synchronisation), and
+on CUDA `lightning_triton` is Lightning with its Triton kernels (`AIHWKIT_USE_TRITON=1`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -89,7 +92,7 @@ def _lightning_config():
 def _linear(peer: str, n_in: int, n_out: int, pcm_inference: bool = False):
     if peer == "torch":
         return torch.nn.Linear(n_in, n_out)
-    if peer == "lightning":
+    if peer in ("lightning", "lightning_triton"):
         from aihwkit_lightning.nn import AnalogLinear
 
         return AnalogLinear(n_in, n_out, rpu_config=_lightning_config())
@@ -108,13 +111,34 @@ def _optimizer(peer, params):
 
 
 def build(case: dict):
+    fn, info = _build(case)
+    device = torch.device(case.get("device", "cpu"))
+    if device.type != "cuda":
+        return fn, info
+
+    def synced():
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out
+
+    return synced, f"{info}, {torch.cuda.get_device_name(device)}"
+
+
+def _build(case: dict):
     kind, peer = case["kind"], case["peer"]
+    dev = torch.device(case.get("device", "cpu"))
+    if peer == "lightning_triton":
+        if dev.type != "cuda":
+            raise ValueError("lightning_triton runs on CUDA only")
+        os.environ["AIHWKIT_USE_TRITON"] = "1"
+    else:
+        os.environ.pop("AIHWKIT_USE_TRITON", None)
     if kind == "train":
         n, b = case["n"], case["batch"]
-        layer = _linear(peer, n, n)
+        layer = _linear(peer, n, n).to(dev)
         layer.train()
         opt = _optimizer(peer, layer.parameters())
-        x, y = torch.randn(b, n), torch.randint(0, n, (b,))
+        x, y = torch.randn(b, n, device=dev), torch.randint(0, n, (b,), device=dev)
 
         def step():
             opt.zero_grad()
@@ -126,12 +150,12 @@ def build(case: dict):
         return step, f"torch {torch.__version__}"
     if kind == "infer":
         n, b = case["n"], case["batch"]
-        layer = _linear(peer, n, n, pcm_inference=True)
+        layer = _linear(peer, n, n, pcm_inference=True).to(dev)
         layer.eval()
         if peer.startswith("aihwkit"):
             layer.program_analog_weights()
             layer.drift_analog_weights(3600.0)
-        x = torch.randn(b, n)
+        x = torch.randn(b, n, device=dev)
 
         def forward():
             with torch.no_grad():
@@ -142,11 +166,11 @@ def build(case: dict):
         import snntorch
 
         b, steps = case["batch"], case["steps"]
-        l1, l2 = _linear(peer, 64, 128), _linear(peer, 128, 10)
+        l1, l2 = _linear(peer, 64, 128).to(dev), _linear(peer, 128, 10).to(dev)
         leaky = snntorch.Leaky(beta=0.9)
         opt = _optimizer(peer, list(l1.parameters()) + list(l2.parameters()))
-        x = torch.rand(b, 64)
-        y = torch.randint(0, 10, (b,))
+        x = torch.rand(b, 64, device=dev)
+        y = torch.randint(0, 10, (b,), device=dev)
 
         def step():
             opt.zero_grad()
