@@ -111,28 +111,31 @@ def _optimizer(peer, params):
 
 
 def build(case: dict):
-    fn, info = _build(case)
-    device = torch.device(case.get("device", "cpu"))
-    if device.type != "cuda":
-        return fn, info
+    dev = torch.device(case.get("device", "cpu"))
+    triton = case["peer"] == "lightning_triton"
+    if triton and dev.type != "cuda":
+        raise ValueError("lightning_triton runs on CUDA only")
+    fn, info = _build(case, dev)
 
-    def synced():
+    # Lightning reads AIHWKIT_USE_TRITON on every forward, and one worker holds several
+    # contenders, so each call sets it for its own contender.
+    def call():
+        if triton:
+            os.environ["AIHWKIT_USE_TRITON"] = "1"
+        else:
+            os.environ.pop("AIHWKIT_USE_TRITON", None)
         out = fn()
-        torch.cuda.synchronize(device)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
         return out
 
-    return synced, f"{info}, {torch.cuda.get_device_name(device)}"
+    if dev.type == "cuda":
+        info = f"{info}, {torch.cuda.get_device_name(dev)}"
+    return call, info
 
 
-def _build(case: dict):
+def _build(case: dict, dev: torch.device):
     kind, peer = case["kind"], case["peer"]
-    dev = torch.device(case.get("device", "cpu"))
-    if peer == "lightning_triton":
-        if dev.type != "cuda":
-            raise ValueError("lightning_triton runs on CUDA only")
-        os.environ["AIHWKIT_USE_TRITON"] = "1"
-    else:
-        os.environ.pop("AIHWKIT_USE_TRITON", None)
     if kind == "train":
         n, b = case["n"], case["batch"]
         layer = _linear(peer, n, n).to(dev)
