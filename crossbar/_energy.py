@@ -167,11 +167,16 @@ def _layer_vectors(layer, activity) -> tuple[AnalogLinear, jnp.ndarray, int]:
     """The crossbar input vectors `(M, in)` of a layer over all examples and steps, and the
     number of vectors per step of one example (positions, for a convolution)."""
     if isinstance(layer, AnalogConv2d):
-        vec = jax.vmap(lambda img: layer.patch_vectors(img)[0])(
-            activity.reshape((-1,) + activity.shape[2:])
-        )
+        vec = _patch_vectors(layer, activity)
         return layer.linear, vec.reshape(-1, vec.shape[-1]), vec.shape[1]
     return layer, activity.reshape(-1, activity.shape[-1]), 1
+
+
+@eqx.filter_jit
+def _patch_vectors(layer: AnalogConv2d, activity) -> jnp.ndarray:
+    return jax.vmap(lambda img: layer.patch_vectors(img)[0])(
+        activity.reshape((-1,) + activity.shape[2:])
+    )
 
 
 def _row_conductance(linear: AnalogLinear) -> jnp.ndarray:
@@ -180,23 +185,41 @@ def _row_conductance(linear: AnalogLinear) -> jnp.ndarray:
     return sum(linear._untile(g[a]).sum(axis=0) for a in range(g.shape[0]))
 
 
-def _count(linear: AnalogLinear, x: jnp.ndarray, model: EnergyModel) -> dict:
-    """Events and energies summed over the input vectors `x (M, in)`."""
+@eqx.filter_jit
+def _events(linear: AnalogLinear, x: jnp.ndarray, pwm: bool):
+    """`(sum of drive x row conductance, nonzero converted inputs, row-tile slices that
+    receive input, whether every input is 0 or 1)` of the input vectors `x (M, in)`, in one
+    compiled program (op by op, each call compiled a dozen kernels)."""
     tile = linear.tile
-    t_r, t_c, rows, _ = grid(linear.in_features, linear.out_features, tile)
+    t_r, _, rows, _ = grid(linear.in_features, linear.out_features, tile)
     xs = jax.vmap(lambda v: split_rows(v, t_r, rows))(x)  # (M, T_r, rows)
     nm = tile.dac.input_scale(xs)  # (M, T_r)
     active = nm > 0
     scale = jnp.where(active, 1.0 / jnp.where(active, nm, 1.0), 1.0)
     xq = tile.dac(xs, scale).reshape(x.shape[0], -1)[:, : linear.in_features]  # (M, in)
+    drive = jnp.abs(xq) if pwm else xq * xq
+    return (
+        jnp.sum(drive * _row_conductance(linear)),
+        jnp.sum(xq != 0),
+        jnp.sum(active),
+        jnp.all((x == 0) | (x == 1)),
+    )
+
+
+def _count(linear: AnalogLinear, x: jnp.ndarray, model: EnergyModel) -> dict:
+    """Events and energies summed over the input vectors `x (M, in)`."""
+    tile = linear.tile
+    t_c = grid(linear.in_features, linear.out_features, tile)[1]
     v_read = model.v_read if model.v_read is not None else tile.v_read
     t_read = model.read_time if model.read_time is not None else tile.read_time
-    binary = bool(jnp.all((x == 0) | (x == 1)))
-    nonzero = jnp.sum(xq != 0)
-    drive = jnp.abs(xq) if model.input_encoding == "pwm" else xq * xq
-    array_j = t_read * v_read**2 * 1e-6 * jnp.sum(drive * _row_conductance(linear))
-    dac_conversions = 0 if binary else int(nonzero) * t_c
-    adc_conversions = int(jnp.sum(active)) * linear.out_features * tile.mapping.n_readouts
+    drive_g, nonzero, n_active, binary = (
+        v.item() for v in _events(linear, x, model.input_encoding == "pwm")
+    )
+    binary = bool(binary)
+    nonzero = int(nonzero)
+    array_j = t_read * v_read**2 * 1e-6 * drive_g
+    dac_conversions = 0 if binary else nonzero * t_c
+    adc_conversions = int(n_active) * linear.out_features * tile.mapping.n_readouts
     # SRAM: each vector's inputs are fetched and its fp16 outputs stored, 64 bits a word.
     in_bits = 1 if binary else (tile.dac.bits or 32)
     words = x.shape[0] * (linear.in_features * in_bits + linear.out_features * 16) / 64
@@ -215,6 +238,13 @@ def _count(linear: AnalogLinear, x: jnp.ndarray, model: EnergyModel) -> dict:
         "binary_input": binary,
         "t_read": t_read,
     }
+
+
+@eqx.filter_jit
+def _record(chip: SpikingNetwork, x, key: PRNGKeyArray):
+    """Every layer's activity over the examples `x` (one compiled program, reused by every
+    call of the same chip structure and input shape)."""
+    return jax.vmap(lambda x, k: chip.record(x, key=k))(x, jr.split(key, x.shape[0]))
 
 
 def estimate_energy(
@@ -257,10 +287,7 @@ def estimate_energy(
             f"estimate_energy: `inputs` must be (N, ...) with N >= 1; got shape {inputs.shape}."
         )
     n = inputs.shape[0]
-    record = eqx.filter_jit(
-        lambda c, x, k: jax.vmap(lambda x, k: c.record(x, key=k))(x, jr.split(k, x.shape[0]))
-    )
-    _, activity = record(chip, inputs, key)
+    _, activity = _record(chip, inputs, key)
     steps = next(a.shape[1] for a in activity if a is not None)
 
     analog = (AnalogLinear, AnalogConv2d)
