@@ -2,10 +2,11 @@
 
 Prints the time of our jitted `PCM` (program, then read at 1 day) for N devices, of 32 chips
 under `jax.vmap` against 32 one after another, and, when aihwkit is importable, of aihwkit's
-`PCMLikeNoiseModel` on the same N (torch, CPU) as a ratio to ours. Ratios only: the machines
-are shared and noisy, so nothing here is asserted.
+`PCMLikeNoiseModel` on the same N (torch, CPU) as a ratio to ours. Contenders alternated in
+rounds, medians (`_timing.alternated`); ratios only: the machines are shared and noisy, so
+nothing here is asserted.
 
-    python benchmarks/bench_devices.py [--n 1000000] [--repeats 5]
+    python benchmarks/bench_devices.py [--n 1000000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from _timing import best_of
+from _timing import alternated
 
 import devices
 
@@ -23,7 +24,7 @@ import devices
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="devices (default 1e6)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=5)
     args = parser.parse_args()
     n, day = args.n, 86400.0
     pcm = devices.PCM()
@@ -34,25 +35,29 @@ def main():
         k1, k2 = jr.split(key)
         return pcm.read(k2, pcm.program(k1, g), day)
 
-    t_ours = best_of(lambda: ours(jr.PRNGKey(1), g).block_until_ready(), args.repeats)
+    contenders = {"ours": lambda: ours(jr.PRNGKey(1), g)}
     print(
         f"jax {jax.__version__} on {jax.devices()[0].platform}; "
         f"{n:,} PCM devices, program + read at 1 day"
     )
-    print(f"  crossbar-jax (jit):           {t_ours * 1e3:9.2f} ms")
 
     chips, m = 32, max(n // 32, 1)
     g_small = g[:m]
     many = jax.jit(jax.vmap(ours, in_axes=(0, None)))
     keys = jr.split(jr.PRNGKey(2), chips)
-    t_vmap = best_of(lambda: many(keys, g_small).block_until_ready(), args.repeats)
-    t_loop = best_of(lambda: [ours(k, g_small).block_until_ready() for k in keys], args.repeats)
-    print(f"  {chips} chips of {m:,}: vmap / loop = {t_vmap / t_loop:.2f}  (target <= 0.5)")
+    _, ratios = alternated(
+        {"loop": lambda: [ours(k, g_small) for k in keys], "vmap": lambda: many(keys, g_small)},
+        args.rounds,
+    )
+    vmap_line = f"  {chips} chips of {m:,}: vmap / loop = {ratios['vmap']:.2f}  (target <= 0.5)"
 
     try:
         import torch
         from aihwkit.inference.noise.pcm import PCMLikeNoiseModel
     except ImportError:
+        times, _ = alternated(contenders, args.rounds)
+        print(f"  crossbar-jax (jit):           {times['ours'] * 1e3:9.2f} ms")
+        print(vmap_line)
         print("  aihwkit not importable: no peer comparison")
         return
     model = PCMLikeNoiseModel(g_max=25.0)
@@ -63,12 +68,14 @@ def main():
         nu = model.generate_drift_coefficients(g_t.clone())
         return model.apply_drift_noise_to_conductance(prog, nu, day)
 
-    t_theirs = best_of(theirs, args.repeats)
+    times, ratios = alternated({**contenders, "theirs": theirs}, args.rounds)
+    print(f"  crossbar-jax (jit):           {times['ours'] * 1e3:9.2f} ms")
+    print(vmap_line)
     print(
-        f"  aihwkit PCMLikeNoiseModel:    {t_theirs * 1e3:9.2f} ms (torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads)"
+        f"  aihwkit PCMLikeNoiseModel:    {times['theirs'] * 1e3:9.2f} ms (torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads)"
     )
-    print(f"  aihwkit / crossbar-jax = {t_theirs / t_ours:.2f}")
+    print(f"  aihwkit / crossbar-jax = {ratios['theirs']:.2f}")
 
 
 if __name__ == "__main__":

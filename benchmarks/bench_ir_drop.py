@@ -1,8 +1,9 @@
 """The exact IR-drop forward against the ideal forward, and many chips under vmap.
 
 One `size x size` AnalogLinear on one tile (differential PCM pairs, read at 1 hour, 8-bit
-DAC and ADC), batch 64, all jitted. Prints ratios measured side by side in one run (nothing
-is asserted; the machines are shared and noisy):
+DAC and ADC), batch 64, all jitted. Prints ratios measured side by side in one run, the
+contenders alternated in rounds, medians (nothing is asserted; the machines are shared and
+noisy):
 
 - time of the forward with exact IR drop (1 ohm wires) / the same forward with ideal wires,
   for 256 x 256 and 512 x 512 (the exact solve is a few conjugate-gradient iterations, each a
@@ -12,7 +13,7 @@ is asserted; the machines are shared and noisy):
   IR drop on a batch of 8 (target <= 0.5);
 - the largest disagreement of `solve_ir_drop` with badcrossbar's nodal solve, when installed.
 
-    python benchmarks/bench_ir_drop.py [--sizes 256,512] [--batch 64] [--repeats 3]
+    python benchmarks/bench_ir_drop.py [--sizes 256,512] [--batch 64] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from _timing import best_of
+from _timing import alternated
 
 import crossbar
 import devices
@@ -42,16 +43,17 @@ def layer(size: int, ir_drop) -> crossbar.AnalogLinear:
     return crossbar.AnalogLinear(size, size, tile=tile, key=jr.PRNGKey(0))
 
 
-def forward_time(size: int, batch: int, ir_drop, repeats: int) -> tuple[float, jax.Array]:
+def forward(size: int, batch: int, ir_drop):
+    """A function of no arguments: the jitted forward of a read chip on a batch."""
     chip = crossbar.at_time(
         crossbar.program(layer(size, ir_drop), jr.PRNGKey(1)), 3600.0, jr.PRNGKey(2)
     )
     x = jr.uniform(jr.PRNGKey(3), (batch, size))
     f = eqx.filter_jit(lambda c, x: jax.vmap(c)(x))
-    return best_of(lambda: f(chip, x), repeats), f(chip, x)
+    return lambda: f(chip, x)
 
 
-def chips_ratio(size: int, n_chips: int, batch: int, repeats: int) -> float:
+def chips_ratio(size: int, n_chips: int, batch: int, rounds: int) -> float:
     net = crossbar.program(layer(size, crossbar.IRDrop(r_wire=1.0)), jr.PRNGKey(1))
     x = jr.uniform(jr.PRNGKey(3), (batch, size))
 
@@ -61,9 +63,10 @@ def chips_ratio(size: int, n_chips: int, batch: int, repeats: int) -> float:
     keys = jr.split(jr.PRNGKey(4), n_chips)
     many = eqx.filter_jit(lambda keys: jax.vmap(one)(keys))
     single = eqx.filter_jit(one)
-    t_vmap = best_of(lambda: many(keys), repeats)
-    t_loop = best_of(lambda: [single(k) for k in keys], repeats)
-    return t_vmap / t_loop
+    _, ratios = alternated(
+        {"loop": lambda: [single(k) for k in keys], "vmap": lambda: many(keys)}, rounds, reps=1
+    )
+    return ratios["vmap"]
 
 
 def main() -> None:
@@ -71,21 +74,26 @@ def main() -> None:
     p.add_argument("--sizes", default="256,512")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--chips", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=5)
     a = p.parse_args()
     print(f"backend: {jax.default_backend()}, devices: {jax.devices()}")
     for size in [int(s) for s in a.sizes.split(",")]:
-        t_ideal, y_ideal = forward_time(size, a.batch, None, a.repeats)
-        t_exact, y_exact = forward_time(size, a.batch, crossbar.IRDrop(r_wire=1.0), a.repeats)
-        t_approx, _ = forward_time(size, a.batch, crossbar.IRDrop(method="aihwkit"), a.repeats)
+        runs = {
+            "ideal": forward(size, a.batch, None),
+            "exact": forward(size, a.batch, crossbar.IRDrop(r_wire=1.0)),
+            "approx": forward(size, a.batch, crossbar.IRDrop(method="aihwkit")),
+        }
+        times, ratios = alternated(runs, a.rounds, reps=3)
+        t_ideal, t_exact, t_approx = times["ideal"], times["exact"], times["approx"]
+        y_ideal, y_exact = runs["ideal"](), runs["exact"]()
         change = float(jnp.linalg.norm(y_exact - y_ideal) / jnp.linalg.norm(y_ideal))
         print(
             f"{size}x{size}, batch {a.batch}: ideal {t_ideal * 1e3:.2f} ms, exact IR drop "
-            f"{t_exact * 1e3:.1f} ms (ratio {t_exact / t_ideal:.0f}; outputs change by "
+            f"{t_exact * 1e3:.1f} ms (ratio {ratios['exact']:.0f}; outputs change by "
             f"{change:.1%}), aihwkit approximation {t_approx * 1e3:.2f} ms "
-            f"(ratio {t_approx / t_ideal:.2f})"
+            f"(ratio {ratios['approx']:.2f})"
         )
-    ratio = chips_ratio(128, a.chips, 8, a.repeats)
+    ratio = chips_ratio(128, a.chips, 8, a.rounds)
     print(
         f"{a.chips} chips of 128x128 with exact IR drop, batch 8: "
         f"vmap / loop = {ratio:.2f} (target <= 0.5)"
