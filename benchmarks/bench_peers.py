@@ -34,6 +34,11 @@ Lightning has no device model (its inference forward is its training forward, no
 
     python benchmarks/bench_peers.py --torch-python /path/A/bin/python \\
         --aihwkit-python /path/B/bin/python [--rounds 9] [--reps 5] [--only train,infer,snn]
+        [--torch-device cuda]
+
+On a GPU, `--torch-device cuda` runs the PyTorch contenders there (each timed call ends with
+`torch.cuda.synchronize`) and adds Lightning's Triton kernels (`lightning_triton`); JAX runs
+on its default device; aihwkit's C++ tile stays on the CPU.
 """
 
 from __future__ import annotations
@@ -330,6 +335,12 @@ def main(argv=None):
         "--torch-python", help="a Python with torch 2.13, aihwkit-lightning, snntorch"
     )
     parser.add_argument("--aihwkit-python", help="a Python with torch 2.10 and aihwkit 1.1")
+    parser.add_argument(
+        "--torch-device",
+        default="cpu",
+        choices=("cpu", "cuda"),
+        help="where the --torch-python contenders run (cuda adds Lightning's Triton kernels)",
+    )
     parser.add_argument("--only", default="train,infer,snn")
     parser.add_argument("--json", help="also write the medians to this file")
     args = parser.parse_args(argv)
@@ -367,12 +378,15 @@ def main(argv=None):
                 ("aihwkit_torch", "torch"),
                 ("aihwkit_cpp", "aihwkit"),
             ]
+            if args.torch_device == "cuda":
+                peers.insert(2, ("lightning_triton", "torch"))
         elif case["kind"] == "snn":
             peers = [("lightning", "torch"), ("aihwkit_torch", "torch"), ("aihwkit_cpp", "aihwkit")]
         for peer, where in peers:
             if where not in workers:
                 continue
-            timed, info = workers[where].contender(dict(case, peer=peer))
+            on = args.torch_device if where == "torch" else "cpu"
+            timed, info = workers[where].contender(dict(case, peer=peer, device=on))
             if timed is None:
                 print(f"  {name}: {peer} does not run here ({info})")
             else:
@@ -395,6 +409,8 @@ def main(argv=None):
         w.close()
 
     names = ["ours", "jax", "torch", "lightning", "aihwkit_torch", "aihwkit_cpp"]
+    if args.torch_device == "cuda":
+        names.insert(4, "lightning_triton")
     print(
         f"\nmedians of {args.rounds} alternated rounds of {args.reps} calls, ms "
         "(ratios: median over rounds of each round's ratio)"
@@ -422,7 +438,7 @@ def main(argv=None):
             return float(np.median(ours[:m] / o[:m])) if m else float("nan")
 
         vs_jax = ratio(ref["jax"]) if "jax" in ref else float("nan")
-        peer_names = [k for k in ("lightning", "aihwkit_torch", "aihwkit_cpp") if ref.get(k)]
+        peer_names = [k for k in names[3:] if ref.get(k)]
         fastest = min(peer_names, key=lambda k: np.median(ref[k]), default=None)
         vs_peer = 1.0 / ratio(ref[fastest]) if fastest else float("nan")
         vs_cpp = 1.0 / ratio(ref["aihwkit_cpp"]) if ref.get("aihwkit_cpp") else float("nan")
