@@ -208,8 +208,3 @@ class ADC(eqx.Module):
 
     def __call__(self, y: Array) -> Array:
         return self.clip(self.round(y))
-
-
-def ideal_adc() -> ADC:
-    """An ADC that neither rounds nor clips."""
-    return ADC(bits=None, bound=math.inf)
