@@ -9,6 +9,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from ._checks import checking, value_checks
@@ -74,8 +75,10 @@ def at_time(chip, t: ArrayLike, key: PRNGKeyArray):
                 "crossbar.at_time: `t` (seconds since programming) must be finite and >= 0; "
                 f"got {t!r}."
             )
-    # Compiled, as `program` (see there); t passed as an array, so a new time is no new program.
-    return _at_time(chip, jnp.asarray(t, dtype=float), key, checking())
+    # Compiled, as `program` (see there); t passed as an array, so a new time is no new
+    # program (a number as a weakly typed float, as it was before: it takes the chip's dtype).
+    t = jnp.asarray(float(t)) if isinstance(t, (int, float, np.number)) else jnp.asarray(t)
+    return _at_time(chip, t, key, checking())
 
 
 @eqx.filter_jit
