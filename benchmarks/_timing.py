@@ -6,18 +6,6 @@ import jax
 import numpy as np
 
 
-def best_of(f, repeats: int) -> float:
-    """The fastest of `repeats` timed calls of `f`, in seconds, after one warm-up call (which
-    compiles); JAX results are waited for."""
-    jax.block_until_ready(f())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(f())
-        times.append(time.perf_counter() - start)
-    return float(np.min(times))
-
-
 def alternated(contenders: dict, rounds: int, reps: int = 5) -> tuple[dict, dict]:
     """Each contender (a name -> a function of no arguments) timed in `rounds` rounds, the
     order reversed every other round, each round the median of `reps` calls after one warm-up

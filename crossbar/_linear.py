@@ -338,7 +338,7 @@ class AnalogLinear(AbstractAnalogLayer):
         # Compiled, also when called outside `jit` (op by op, a first call of a 784 x 256 PCM
         # layer compiled some two hundred kernels one after another: 5.7 s on 2 cores); inside
         # jit, vmap or grad the compiled call is traced into the caller's program as usual.
-        return _forward(self, jnp.asarray(x), key, checking())
+        return _compiled_forward(self, jnp.asarray(x), key, checking())
 
     def _forward(self, x: Array, key: PRNGKeyArray | None) -> Array:
         if x.shape != (self.in_features,):
@@ -382,6 +382,8 @@ class AnalogLinear(AbstractAnalogLayer):
 
 
 @eqx.filter_jit
-def _forward(layer: AnalogLinear, x: Array, key: PRNGKeyArray | None, checks: bool) -> Array:
+def _compiled_forward(
+    layer: AnalogLinear, x: Array, key: PRNGKeyArray | None, checks: bool
+) -> Array:
     with value_checks(checks):
         return layer._forward(x, key)
