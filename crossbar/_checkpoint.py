@@ -18,23 +18,48 @@ from ._io import atomic_write_bytes
 MAGIC = b"crossbar-jax checkpoint\n"
 
 
+#: The format written now. 2: the arrays only, and a fingerprint of their paths, shapes and
+#: dtypes. 1 (crossbar-jax before December 2026): every leaf (then all arrays) and a
+#: fingerprint of the tree structure's text, which held the repr of every static Tile: it
+#: changed with any new field of a configuration. Format 1 files still load.
+VERSION = 2
+
+
+def _arrays(tree):
+    """The array leaves of `tree` (what a checkpoint stores), None elsewhere: configuration
+    floats (a Tile's noise levels, a device's coefficients) come from the model the
+    checkpoint is loaded into, which the caller builds from the checkpoint's `meta`."""
+    return eqx.filter(tree, eqx.is_array)
+
+
 def _fingerprint(tree) -> str:
-    """What the checkpoint must match: the tree structure and every array's shape and dtype."""
-    leaves, treedef = jax.tree_util.tree_flatten(eqx.filter(tree, eqx.is_array))
-    text = str(treedef) + "".join(f"{np.shape(x)}{np.asarray(x).dtype}" for x in leaves)
+    """What a checkpoint must match: the path, shape and dtype of every array leaf. A new
+    configuration field, or a new value of one, leaves it as it is; another architecture,
+    layer size or optimiser changes it."""
+    leaves = jax.tree_util.tree_flatten_with_path(_arrays(tree))[0]
+    text = "\n".join(
+        f"{jax.tree_util.keystr(path)} {np.shape(x)} {np.asarray(x).dtype}" for path, x in leaves
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def save_checkpoint(path: str | os.PathLike, tree, **meta: Any) -> Path:
-    """Write `tree` (a model, or `(model, opt_state)`) and JSON-able `meta` to `path`, atomically.
+    """Write the arrays of `tree` (a model, or `(model, opt_state)`) and JSON-able `meta` to
+    `path`, atomically.
 
     A run killed while writing leaves the previous checkpoint whole. The file holds a header
-    (format, fingerprint of the tree's structure and shapes, payload size, `meta`) and the
-    arrays (`eqx.tree_serialise_leaves`)."""
+    (format `VERSION`, fingerprint of the arrays' paths, shapes and dtypes, payload size,
+    `meta`) and the arrays (`eqx.tree_serialise_leaves`). Configuration values (tiles,
+    devices) are not stored: build the model to load into from `meta`."""
     buf = io.BytesIO()
-    eqx.tree_serialise_leaves(buf, tree)
+    eqx.tree_serialise_leaves(buf, _arrays(tree))
     payload = buf.getvalue()
-    header = {"version": 1, "fingerprint": _fingerprint(tree), "bytes": len(payload), "meta": meta}
+    header = {
+        "version": VERSION,
+        "fingerprint": _fingerprint(tree),
+        "bytes": len(payload),
+        "meta": meta,
+    }
     return atomic_write_bytes(path, MAGIC + json.dumps(header).encode() + b"\n" + payload)
 
 
@@ -72,10 +97,35 @@ def load_checkpoint(path: str | os.PathLike, like) -> tuple[Any, dict]:
     shapes), saying which."""
     path = Path(path)
     header, payload = _read(path)
-    if header["fingerprint"] != _fingerprint(like):
+    version = header.get("version")
+    if version not in (1, VERSION):
         raise ValueError(
-            f"checkpoint {str(path)!r} was written for another model: its structure or shapes "
-            "differ from the model given (build the same architecture to load it)."
+            f"checkpoint {str(path)!r} has format {version!r}; this crossbar-jax reads formats "
+            f"1 and {VERSION} (a newer crossbar-jax wrote it: upgrade to read it)."
         )
-    tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
-    return tree, header["meta"]
+    other = (
+        f"checkpoint {str(path)!r} was written for another model: its arrays' paths, shapes or "
+        "dtypes differ from the model given (build the same architecture to load it)."
+    )
+    if version == VERSION and header["fingerprint"] != _fingerprint(like):
+        raise ValueError(other)
+    arrays = _arrays(like)
+    buf = io.BytesIO(payload)
+    try:
+        loaded = eqx.tree_deserialise_leaves(buf, arrays)
+    except (ValueError, RuntimeError, OSError, EOFError) as e:  # a shape or dtype differs
+        raise ValueError(f"{other} ({e})") from None
+    if buf.tell() != len(payload):  # the file holds more arrays than the model
+        raise ValueError(other)
+    if version == 1:
+        # Format 1 stored every leaf of the tree, which were then all arrays (a Tile was a
+        # static field), in the order the arrays have now; its fingerprint was the text of a
+        # structure that no longer exists, so the arrays are checked one by one instead.
+        want = jax.tree_util.tree_leaves(arrays)
+        got = jax.tree_util.tree_leaves(loaded)
+        if len(got) != len(want) or any(
+            np.shape(a) != np.shape(b) or np.asarray(a).dtype != np.asarray(b).dtype
+            for a, b in zip(got, want)
+        ):
+            raise ValueError(other)
+    return eqx.combine(loaded, like), header["meta"]

@@ -40,13 +40,13 @@ class IRDrop(eqx.Module):
       with a non-linear I-V curve (default 4).
     """
 
-    r_wire: float = 1.0
-    method: Literal["exact", "aihwkit"] = "exact"
-    scale: float = 1.0
-    g_ratio: float = AIHWKIT_G_RATIO
-    rtol: float = 1e-6
-    max_iter: int = 200
-    newton_steps: int = 4
+    r_wire: float | Array = 1.0
+    method: Literal["exact", "aihwkit"] = eqx.field(static=True, default="exact")
+    scale: float | Array = 1.0
+    g_ratio: float | Array = AIHWKIT_G_RATIO
+    rtol: float | Array = 1e-6
+    max_iter: int = eqx.field(static=True, default=200)
+    newton_steps: int = eqx.field(static=True, default=4)
 
     def __check_init__(self):
         if self.method not in ("exact", "aihwkit"):
@@ -192,7 +192,7 @@ def solve_ir_drop(
     r_wire,
     *,
     current: Callable[[Array, Array], Array] | None = None,
-    rtol: float = 1e-6,
+    rtol: float | Array = 1e-6,
     max_iter: int = 200,
     newton_steps: int = 4,
 ) -> Array:

@@ -13,7 +13,7 @@ import numpy as np
 from jaxtyping import Array
 
 from devices import round_ste
-from devices._checks import is_integer, is_real
+from devices._checks import is_integer, is_real, is_zero, scalar_value
 
 
 def _check_bits(owner: str, bits) -> None:
@@ -27,13 +27,20 @@ def _check_bits(owner: str, bits) -> None:
 
 
 def _check_bound(owner: str, name: str, bound) -> None:
-    if not is_real(bound) or not bound > 0:
-        raise ValueError(f"{owner}: `{name}` must be a number > 0; got {bound!r}.")
-    if math.isnan(bound):
+    value = scalar_value(bound)  # a traced value is checked where it was concrete
+    if value is None:
+        return
+    if not is_real(value) or not value > 0 or math.isnan(value):
         raise ValueError(f"{owner}: `{name}` must be a number > 0; got {bound!r}.")
 
 
-def step(bits: int | None, bound: float) -> float:
+def clips(bound) -> bool:
+    """Whether a converter with this bound clips: all but the number `inf` (an array bound,
+    e.g. swept, clips at its value)."""
+    return not (is_real(bound) and math.isinf(bound))
+
+
+def step(bits: int | None, bound: float | Array) -> float | Array:
     """The converter step: `2 * bound / (2**bits - 2)`, computed in float32 as aihwkit does.
 
     aihwkit stores the resolution `1 / (2**bits - 2)` as a float32 and multiplies it by the
@@ -45,7 +52,11 @@ def step(bits: int | None, bound: float) -> float:
     if bits is None:
         return 0.0
     res = np.float32(1.0 / max(2**bits - 2, 1))
-    return float(np.float32(res * np.float32(2.0 * bound)))
+    if is_real(bound):
+        return float(np.float32(res * np.float32(2.0 * bound)))
+    # an array bound (swept, or traced under vmap): the same float32 product (doubling is
+    # exact, so float32(2 b) = 2 float32(b))
+    return jnp.asarray(res) * (2.0 * jnp.asarray(bound, jnp.float32))
 
 
 def exact_div(x: Array, d) -> Array:
@@ -103,16 +114,16 @@ def clip_symmetric(x: Array, bound) -> Array:
     return jnp.where(jnp.abs(x) <= bound, x, jnp.sign(x) * bound)
 
 
-def quantise(x: Array, res: float, bound: float) -> Array:
+def quantise(x: Array, res: float | Array, bound: float | Array) -> Array:
     """`clip(rint(x / res) * res, -bound, bound)` with a straight-through gradient.
 
     Rounding is half to even (`jnp.round`, as C's `nearbyint`), with the identity as its
     gradient; the clip passes no gradient outside `[-bound, bound]`. `res = 0` skips the
     rounding; `bound = inf` skips the clip.
     """
-    if res > 0:
+    if not is_zero(res):
         x = round_ste(exact_div(x, res)) * res
-    if math.isfinite(bound):
+    if clips(bound):
         x = clip_symmetric(x, bound)
     return x
 
@@ -137,9 +148,9 @@ class DAC(eqx.Module):
     """
 
     bits: int | None = eqx.field(static=True, default=7)
-    bound: float = eqx.field(static=True, default=1.0)
+    bound: float | Array = 1.0
     scaling: Literal["abs_max", "none", "constant"] = eqx.field(static=True, default="abs_max")
-    constant: float = eqx.field(static=True, default=1.0)
+    constant: float | Array = 1.0
 
     def __check_init__(self):
         _check_bits("DAC", self.bits)
@@ -151,7 +162,7 @@ class DAC(eqx.Module):
         _check_bound("DAC", "constant", self.constant)
 
     @property
-    def res(self) -> float:
+    def res(self) -> float | Array:
         """The absolute input step in tile units."""
         return step(self.bits, self.bound)
 
@@ -182,19 +193,19 @@ class ADC(eqx.Module):
     """
 
     bits: int | None = eqx.field(static=True, default=9)
-    bound: float = eqx.field(static=True, default=12.0)
+    bound: float | Array = 12.0
 
     def __check_init__(self):
         _check_bits("ADC", self.bits)
         _check_bound("ADC", "bound", self.bound)
-        if self.bits is not None and not math.isfinite(self.bound):
+        if self.bits is not None and not clips(self.bound):
             raise ValueError(
                 f"ADC: a {self.bits}-bit converter needs a finite `bound`; got {self.bound!r} "
                 "(use bits=None for an ideal, unbounded converter)."
             )
 
     @property
-    def res(self) -> float:
+    def res(self) -> float | Array:
         """The absolute output step in tile units."""
         return step(self.bits, self.bound)
 

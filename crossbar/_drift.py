@@ -16,14 +16,13 @@ programming (`r0`) and again at every read (`r_t`), and scales its outputs by
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
+from ._converters import clips
 from ._tile import Tile, adc_readouts
 
 #: Calibration input vectors per row tile.
@@ -70,10 +69,10 @@ def calibration_set(tile: Tile, g_target: Array, key: PRNGKeyArray) -> Calibrati
     widest = jnp.sqrt(jnp.max(jnp.sum(readouts * readouts, axis=4), axis=(0, 3)))  # (T_r, T_c)
     dac, adc = tile.dac, tile.adc
     amp = jnp.full(widest.shape, dac.bound, readouts.dtype)
-    if math.isfinite(adc.bound):
+    if clips(adc.bound):
         fill = CALIBRATION_FILL * adc.bound / jnp.where(widest > 0, widest, 1.0)
         amp = jnp.where(widest > 0, jnp.minimum(fill, dac.bound), amp)
-    if dac.res > 0:  # a level the DAC puts out exactly
+    if dac.bits is not None:  # a level the DAC puts out exactly
         amp = jnp.maximum(jnp.floor(amp / dac.res), 1.0) * dac.res
     signs = jr.rademacher(key, (CALIBRATION_VECTORS, t_r, rows), readouts.dtype)
     expected = jnp.einsum("ktr,tc,ntcjr->nktcj", signs, amp, readouts)
@@ -119,7 +118,7 @@ def fitted_gain(tile: Tile, measured: Array, expected: Array, per_column: bool) 
     den = jnp.sum(expected * expected, axis=axis)
     ok = (den > 0) & (num > 0)
     r = jnp.where(ok, num / jnp.where(ok, den, 1.0), 1.0)  # least squares
-    if tile.adc.res > 0 or math.isfinite(tile.adc.bound):
+    if tile.adc.bits is not None or clips(tile.adc.bound):
 
         def projection(r):
             return jnp.sum(tile.adc(r * expected) * expected, axis=axis)
@@ -164,10 +163,10 @@ def one_hot_response(tile: Tile, w_r: Array, key: PRNGKeyArray | None) -> Array:
     v = tile.dac(one, scale)[0]
     y = v * w_r
     var = None
-    if tile.w_noise > 0:
+    if tile.has("w_noise"):
         w = jnp.abs(w_r) if tile.w_noise_type == "pcm" else 1.0
         var = tile.w_noise**2 * w * v * v
-    if tile.out_noise > 0:
+    if tile.has("out_noise"):
         var = tile.out_noise**2 if var is None else var + tile.out_noise**2
     if var is not None:
         y = y + jnp.broadcast_to(jnp.sqrt(var), y.shape) * jr.normal(key, y.shape, y.dtype)

@@ -82,11 +82,7 @@ class AbstractAnalogLayer(eqx.Module):
             raise ValueError(
                 f"{type(self).__name__}.with_tile: expected a crossbar.Tile; got {tile!r}."
             )
-        new = object.__new__(type(self))  # the tile is a static field: rebuild, don't tree_at
-        for field in dataclasses.fields(self):
-            object.__setattr__(new, field.name, getattr(self, field.name))
-        object.__setattr__(new, "tile", tile)
-        return new
+        return eqx.tree_at(lambda m: m.tile, self, tile)
 
     def sample_chip(self, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
         """A fresh chip for one training step: programmed, then read at a time drawn from the
@@ -141,7 +137,7 @@ class AnalogLinear(AbstractAnalogLayer):
     in_features: int = eqx.field(static=True)
     out_features: int = eqx.field(static=True)
     use_bias: bool = eqx.field(static=True)
-    tile: Tile = eqx.field(static=True)
+    tile: Tile
 
     def __init__(
         self,

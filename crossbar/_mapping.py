@@ -54,15 +54,15 @@ class AbstractMapping(eqx.Module):
         """Analog readouts (each through its own ADC) per input vector."""
 
     @abc.abstractmethod
-    def to_conductances(self, w: Array, g_min: float, g_max: float) -> Array:
+    def to_conductances(self, w: Array, g_min: float | Array, g_max: float | Array) -> Array:
         """Targets `(n_arrays, *w.shape)` in uS for weights `w` in tile units."""
 
     @abc.abstractmethod
-    def readout_weights(self, g: Array, g_min: float, g_max: float) -> Array:
+    def readout_weights(self, g: Array, g_min: float | Array, g_max: float | Array) -> Array:
         """Effective weights `(n_readouts, ...)` in tile units of conductances `(n_arrays, ...)`."""
 
     @abc.abstractmethod
-    def combine(self, y: Array, x_sum: Array, g_min: float, g_max: float) -> Array:
+    def combine(self, y: Array, x_sum: Array, g_min: float | Array, g_max: float | Array) -> Array:
         """Digital recombination of ADC outputs `y (n_readouts, ..., cols)` in tile units,
         given the sum of the converted inputs `x_sum` (broadcastable to `y[0]`)."""
 
@@ -76,7 +76,7 @@ class AbstractMapping(eqx.Module):
         w_max = jnp.maximum(jnp.max(w, axis=axis), -jnp.min(w, axis=axis))
         return jnp.where(w_max > 0, w_max, 1.0)
 
-    def realised(self, g: Array, g_min: float, g_max: float) -> Array:
+    def realised(self, g: Array, g_min: float | Array, g_max: float | Array) -> Array:
         """The weights in tile units that conductances `g` realise (ideal periphery): the
         response of each readout to a one-hot input, recombined."""
         return self.combine(self.readout_weights(g, g_min, g_max), 1.0, g_min, g_max)
@@ -102,13 +102,13 @@ class Differential(AbstractMapping):
     def n_readouts(self) -> int:
         return 1
 
-    def to_conductances(self, w: Array, g_min: float, g_max: float) -> Array:
+    def to_conductances(self, w: Array, g_min: float | Array, g_max: float | Array) -> Array:
         return _split_pair((g_max - g_min) * clip_symmetric(w, 1.0)) + g_min
 
-    def readout_weights(self, g: Array, g_min: float, g_max: float) -> Array:
+    def readout_weights(self, g: Array, g_min: float | Array, g_max: float | Array) -> Array:
         return _pair_difference(g)[None] / (g_max - g_min)
 
-    def combine(self, y: Array, x_sum, g_min: float, g_max: float) -> Array:
+    def combine(self, y: Array, x_sum, g_min: float | Array, g_max: float | Array) -> Array:
         return y[0]
 
 
@@ -174,13 +174,13 @@ class Offset(AbstractMapping):
     def n_readouts(self) -> int:
         return 1
 
-    def to_conductances(self, w: Array, g_min: float, g_max: float) -> Array:
+    def to_conductances(self, w: Array, g_min: float | Array, g_max: float | Array) -> Array:
         return (g_min + (g_max - g_min) * (clip_symmetric(w, 1.0) + 1.0) / 2.0)[None]
 
-    def readout_weights(self, g: Array, g_min: float, g_max: float) -> Array:
+    def readout_weights(self, g: Array, g_min: float | Array, g_max: float | Array) -> Array:
         return g / ((g_max - g_min) / 2.0)
 
-    def combine(self, y: Array, x_sum, g_min: float, g_max: float) -> Array:
+    def combine(self, y: Array, x_sum, g_min: float | Array, g_max: float | Array) -> Array:
         unit = (g_max - g_min) / 2.0
         offset = (g_min + unit) / unit
         return y[0] - offset * x_sum
@@ -227,7 +227,7 @@ class BitSliced(AbstractMapping):
     def _levels(self) -> tuple[int, int]:
         return 2**self.bits_per_slice - 1, 2 ** (self.bits_per_slice * self.n_slices) - 1
 
-    def to_conductances(self, w: Array, g_min: float, g_max: float) -> Array:
+    def to_conductances(self, w: Array, g_min: float | Array, g_max: float | Array) -> Array:
         slice_max, total_max = self._levels
         target = jnp.abs(clip_symmetric(w, 1.0)) * total_max
         q = jax.lax.stop_gradient(jnp.round(target))
@@ -241,11 +241,11 @@ class BitSliced(AbstractMapping):
         s = g_max - g_min
         return jnp.concatenate([pos * s + g_min, neg * s + g_min])
 
-    def readout_weights(self, g: Array, g_min: float, g_max: float) -> Array:
+    def readout_weights(self, g: Array, g_min: float | Array, g_max: float | Array) -> Array:
         n = self.n_slices
         return (g[:n] - g[n:]) / (g_max - g_min)
 
-    def combine(self, y: Array, x_sum, g_min: float, g_max: float) -> Array:
+    def combine(self, y: Array, x_sum, g_min: float | Array, g_max: float | Array) -> Array:
         slice_max, total_max = self._levels
         base = 2**self.bits_per_slice
         weights = jnp.asarray([base**i * slice_max / total_max for i in range(self.n_slices)])

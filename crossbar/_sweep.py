@@ -112,6 +112,10 @@ def _memory_estimate(model, n_test: int, n_chips: int) -> int:
     return 4 * n_chips * (6 * cells + 4 * n_test * widest)
 
 
+#: The most grid points computed in one vmapped call (fewer where memory says so).
+MAX_POINTS_PER_CALL = 16
+
+
 def _mesh(n_chips: int) -> Mesh:
     """Every device: as many on the chips axis as divide `n_chips`, the rest on the batch."""
     devs = jax.devices()
@@ -119,7 +123,6 @@ def _mesh(n_chips: int) -> Mesh:
     return Mesh(np.array(devs).reshape(d_chips, len(devs) // d_chips), ("chips", "batch"))
 
 
-@eqx.filter_jit
 def _point(model, x, y, mask, ex_keys, t, chip_keys, reference):
     """Per chip: accuracy (labels) and the relative RMS error of the outputs against the
     digital network's (`reference`), over the real (unmasked) examples."""
@@ -135,6 +138,73 @@ def _point(model, x, y, mask, ex_keys, t, chip_keys, reference):
         return correct / jnp.sum(mask), jnp.sqrt(err / ref)
 
     return jax.vmap(one_chip)(chip_keys)
+
+
+@eqx.filter_jit
+def _points(model, index, values, ts, x, y, mask, ex_keys, chip_keys, reference):
+    """`_point` for several grid points at once, under `jax.vmap`: the points' models are
+    `model` with its leaves at positions `index` (of `jax.tree.leaves`) set to `values`
+    (one array `(P,)` per position), read at the times `ts` `(P,)`. **Returns:** accuracy and
+    output error, `(P, n_chips)` each."""
+    leaves, treedef = jax.tree_util.tree_flatten(model)
+
+    def one(vals, t):
+        new = list(leaves)
+        for i, v in zip(index, vals):
+            new[i] = v
+        variant = jax.tree_util.tree_unflatten(treedef, new)
+        return _point(variant, x, y, mask, ex_keys, t, chip_keys, reference)
+
+    return jax.vmap(one)(values, ts)
+
+
+#: A stand-in for the swept floats in the model that `_points` is given (their values come
+#: as arrays), so that every chunk of a group has one static part: one program.
+_PLACEHOLDER = 0.0
+
+
+def _is_float(v) -> bool:
+    return isinstance(v, (float, np.floating)) and not isinstance(v, bool)
+
+
+def _groups(variants: list) -> list[tuple[list[int], tuple[int, ...]]]:
+    """Consecutive points whose models differ only in float leaves (a swept noise level,
+    bound, coefficient...): `(point indices, positions of the leaves that differ)` per
+    group. Anything else that differs (a bit count, a tile size, a device class: the
+    program's structure) starts a new group."""
+    groups: list[tuple[list[int], set[int]]] = []
+    first = None
+    for i, variant in enumerate(variants):
+        leaves, treedef = jax.tree_util.tree_flatten(variant)
+        differ = _differing(first, (leaves, treedef)) if first is not None else None
+        if differ is None:
+            first = (leaves, treedef)
+            groups.append(([i], set()))
+        else:
+            groups[-1][0].append(i)
+            groups[-1][1].update(differ)
+    return [(idx, tuple(sorted(pos))) for idx, pos in groups]
+
+
+def _differing(a, b) -> set[int] | None:
+    """The leaf positions where two flattened models differ, all of them floats; None when
+    they differ otherwise (structure, or a leaf that is not a float)."""
+    (la, ta), (lb, tb) = a, b
+    if ta != tb:
+        return None
+    out = set()
+    for i, (u, v) in enumerate(zip(la, lb)):
+        if u is v:
+            continue
+        if _is_float(u) and _is_float(v):
+            if u != v:
+                out.add(i)
+            continue
+        if isinstance(u, (jax.Array, np.ndarray)) or isinstance(v, (jax.Array, np.ndarray)):
+            return None
+        if type(u) is not type(v) or u != v:
+            return None
+    return out
 
 
 def _fingerprint(model, config: dict) -> str:
@@ -230,10 +300,17 @@ def sweep(
       points are the parameters', not the draws').
     - `n_chips`: Monte-Carlo chips per point, all under one `vmap`; `t`: the read time when
       `t` is not swept.
-    - `path`: a stem: `path.csv` and `path.json` are rewritten atomically after every point;
+    - `path`: a stem: `path.csv` and `path.json` are rewritten atomically as points finish;
       an interrupted sweep called again with the same arguments resumes after its last
       finished point (other arguments: an error, the files are left as they are).
     - `max_bytes`: refuse points estimated to need more memory (default: the machine's).
+
+    Points whose models differ only in float values (noise levels, bounds, coefficients,
+    `t`, `r_wire`: every float of a Tile and its device is an array leaf) run as one compiled
+    program under `jax.vmap` over (points x chips), `MAX_POINTS_PER_CALL` at a time (fewer
+    where `max_bytes` says so); a change of structure (a bit count, a tile size, a mode, a
+    noise turned off by the value 0) starts a new program. The files are rewritten after every
+    such call.
 
     Chips and test examples are sharded over every JAX device (`jax.devices()`: all cores
     or GPUs; several hosts after `jax.distributed.initialize()`): as many devices on the
@@ -308,22 +385,45 @@ def sweep(
     ex_keys = shard(ex_keys)
     reference = shard(reference)
 
-    for point in points[len(rows) :]:
-        params = dict(zip(names, point))
-        variant = map_tiles(model, lambda tile: _tiles(tile, params))
-        t_point = jnp.asarray(float(params.get("t", t)))
-        acc, err = _point(variant, xs, ys, mask, ex_keys, t_point, chip_keys, reference)
-        rows.append(
-            {
-                **{n: _plain(v) for n, v in params.items()},
-                **_stats("accuracy", np.asarray(acc)),
-                **_stats("output_error", np.asarray(err)),
-            }
-        )
-        result = SweepResult(rows, names, meta)
-        if path is not None:
-            result.to_json(Path(f"{path}.json"))
-            result.to_csv(Path(f"{path}.csv"))
+    variants = [
+        map_tiles(model, lambda tile, p=p: _tiles(tile, dict(zip(names, p)))) for p in points
+    ]
+    times = [float(dict(zip(names, p)).get("t", t)) for p in points]
+    # Points that differ only in floats run as one compiled, vmapped program over (points x
+    # chips), in chunks that fit in memory; the files are rewritten after every chunk.
+    per_chunk = max(1, min(MAX_POINTS_PER_CALL, limit // max(need, 1)))
+    for index, positions in _groups(variants):
+        size = min(per_chunk, len(index))
+        for start in range(0, len(index), size):
+            chunk = [i for i in index[start : start + size] if i >= len(rows)]
+            if not chunk:
+                continue
+            padded = chunk + [chunk[-1]] * (size - len(chunk))  # one shape: one program
+            leaves, treedef = jax.tree_util.tree_flatten(variants[padded[0]])
+            for i in positions:
+                leaves[i] = _PLACEHOLDER
+            base = jax.tree_util.tree_unflatten(treedef, leaves)
+            values = tuple(
+                jnp.asarray([jax.tree_util.tree_leaves(variants[j])[i] for j in padded])
+                for i in positions
+            )
+            ts = jnp.asarray([times[j] for j in padded])
+            acc, err = _points(
+                base, positions, values, ts, xs, ys, mask, ex_keys, chip_keys, reference
+            )
+            acc, err = np.asarray(acc), np.asarray(err)
+            for k, j in enumerate(chunk):
+                rows.append(
+                    {
+                        **{n: _plain(v) for n, v in zip(names, points[j])},
+                        **_stats("accuracy", acc[k]),
+                        **_stats("output_error", err[k]),
+                    }
+                )
+            result = SweepResult(rows, names, meta)
+            if path is not None:
+                result.to_json(Path(f"{path}.json"))
+                result.to_csv(Path(f"{path}.csv"))
     return SweepResult(rows, names, meta)
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import weakref
 from collections.abc import Callable
 from typing import Literal
 
@@ -15,7 +13,14 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 import devices
-from devices._checks import check_int, check_nonnegative, check_positive, is_real
+from devices._checks import (
+    check_int,
+    check_nonnegative,
+    check_positive,
+    is_real,
+    is_zero,
+    scalar_value,
+)
 
 from ._circuit import IRDrop, ideal_currents, ir_drop_aihwkit, solve_ir_drop
 from ._converters import ADC, DAC, clip_symmetric
@@ -24,9 +29,8 @@ from ._product import _mvm
 
 #: The largest output or weight noise a Tile accepts, tile units.
 MAX_NOISE = 1e3
-
-
-_HASHES: dict[int, int] = {}  # id(Tile) -> its hash, while it lives (Tile.__hash__)
+#: The float fields of a Tile whose value 0 turns their part off (nothing drawn).
+OPTIONAL = ("out_noise", "w_noise", "adc_offset", "adc_gain")
 
 
 class Tile(eqx.Module):
@@ -89,6 +93,15 @@ class Tile(eqx.Module):
     - `adc_offset`, `adc_gain`: standard deviations of each ADC's offset (tile output units)
       and relative gain error, drawn once per chip at programming (default 0).
 
+    **Data and structure.** Every float (noise levels, bounds, voltages, times, the device's
+    coefficients) is a leaf of the tree and may be an array: `jax.vmap` runs over its values
+    and a new value is no new program under `eqx.filter_jit` when it is an array
+    (`crossbar.sweep` does this). What shapes the program is static: modes, tile sizes, bit
+    counts, the device's class, the mapping, `train_time`, whether `i_max` / `ir_drop` are
+    set, and whether each of `OPTIONAL` is on (off where its value is the number 0; see
+    `Tile.has`). Train with `eqx.filter_grad` / `eqx.is_inexact_array` (as `crossbar.train`
+    does): Python floats are not arrays, so the configuration is not trained.
+
     With any of `ir_drop` (exact), `nonlinear_iv` or `i_max`, every array of a tile is solved
     as a circuit: row `i` driven at `v_read x~_i`, the column currents divided by `v_read` and
     mapped back to tile units as the conductances are. The drift compensation's
@@ -100,47 +113,44 @@ class Tile(eqx.Module):
     mapping: AbstractMapping = Differential()
     dac: DAC = DAC()
     adc: ADC = ADC()
-    out_noise: float = 0.0
-    w_noise: float = 0.0
-    w_noise_type: Literal["additive", "pcm"] = "additive"
-    bound_management: Literal["none", "iterative"] = "none"
-    max_bm_factor: int = 1000
-    max_bm_res: float = 0.25
-    rows: int = 512
-    cols: int = 512
-    v_read: float = 0.2
-    read_time: float = 10e-9
-    train_time: tuple[float, float] = (1.0, 1.0)
-    drift_compensation: Literal["global", "column", "none"] = "global"
-    drift_reference: Literal["calibration", "one_hot"] = "calibration"
+    out_noise: float | Array = 0.0
+    w_noise: float | Array = 0.0
+    w_noise_type: Literal["additive", "pcm"] = eqx.field(static=True, default="additive")
+    bound_management: Literal["none", "iterative"] = eqx.field(static=True, default="none")
+    max_bm_factor: int = eqx.field(static=True, default=1000)
+    max_bm_res: float | Array = 0.25
+    rows: int = eqx.field(static=True, default=512)
+    cols: int = eqx.field(static=True, default=512)
+    v_read: float | Array = 0.2
+    read_time: float | Array = 10e-9
+    train_time: tuple[float, float] = eqx.field(static=True, default=(1.0, 1.0))
+    drift_compensation: Literal["global", "column", "none"] = eqx.field(
+        static=True, default="global"
+    )
+    drift_reference: Literal["calibration", "one_hot"] = eqx.field(
+        static=True, default="calibration"
+    )
     ir_drop: IRDrop | None = None
-    nonlinear_iv: bool = False
-    i_max: float | None = None
-    adc_offset: float = 0.0
-    adc_gain: float = 0.0
+    nonlinear_iv: bool = eqx.field(static=True, default=False)
+    i_max: float | Array | None = None
+    adc_offset: float | Array = 0.0
+    adc_gain: float | Array = 0.0
+    # Which optional parts are on: those of `OPTIONAL` whose value is not the number 0. Static
+    # (part of the program's structure), set from the values at construction, so that the
+    # float fields themselves can be arrays (swept under `jax.vmap`) or traced (`jax.grad` of
+    # a whole model) without turning a part on or off.
+    _on: tuple[str, ...] = eqx.field(static=True, init=False, repr=False)
 
-    def __hash__(self) -> int:
-        # A Tile is a static field of every analog layer, so `jax.jit` / `eqx.filter_jit`
-        # hash it on every call; the dataclass hash recurses through the device, the
-        # converters and the mapping (60 us a call, a tenth of a 512 x 512 inference). It is
-        # immutable: hash it once, kept outside the instance (an extra entry in `__dict__`
-        # would change Equinox's tree structure) and dropped when the Tile is collected.
-        key = id(self)
-        cached = _HASHES.get(key)
-        if cached is None:
-            cached = hash(
-                (type(self), tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
-            )
-            _HASHES[key] = cached
-            weakref.finalize(self, _HASHES.pop, key, None)
-        return cached
+    def __post_init__(self):
+        self._on = tuple(name for name in OPTIONAL if not is_zero(getattr(self, name)))
 
     def __check_init__(self):
         check_int("Tile", "rows", self.rows)
         check_int("Tile", "cols", self.cols)
         for name in ("out_noise", "w_noise"):
             check_nonnegative("Tile", name, getattr(self, name))
-            if getattr(self, name) > MAX_NOISE:
+            value = scalar_value(getattr(self, name))
+            if value is not None and value > MAX_NOISE:
                 raise ValueError(
                     f"Tile: `{name}` (tile units: a weight of 1 driven at 1 reads 1) must be at "
                     f"most {MAX_NOISE:g}; got {getattr(self, name)!r}."
@@ -204,10 +214,22 @@ class Tile(eqx.Module):
                     f"Tile: `{name}` must be a {kind.__name__}; got {getattr(self, name)!r}."
                 )
 
+    def has(self, name: str) -> bool:
+        """Whether the optional part `name` (one of `OPTIONAL`) is on: off where its value is
+        the number 0, on where it is any other concrete value (a number, or an array: even
+        of zeros, which a sweep may hold); for a traced value (a whole model under
+        `jax.grad` or `jax.jit`, or a swept value under `jax.vmap`) as at construction."""
+        value = getattr(self, name)
+        if is_zero(value):
+            return False
+        if not isinstance(value, jax.core.Tracer):
+            return True
+        return name in self._on
+
     @property
     def periphery_is_noisy(self) -> bool:
         """Whether a forward pass through programmed conductances draws random numbers."""
-        return self.out_noise > 0 or self.w_noise > 0
+        return self.has("out_noise") or self.has("w_noise")
 
     def readout_weights(self, g: Array) -> Array:
         """The mapping's effective weights `(n_readouts, ...)` in tile units of conductances (or
@@ -222,14 +244,17 @@ class Tile(eqx.Module):
 
     @property
     def has_adc_errors(self) -> bool:
-        return self.adc_offset > 0 or self.adc_gain > 0
+        return self.has("adc_offset") or self.has("adc_gain")
 
     @property
     def bm_rounds(self) -> int:
         """The most passes iterative bound management can take."""
         limit = float(self.max_bm_factor)
-        if self.dac.res > 0:
-            limit = min(limit, self.max_bm_res / self.dac.res)
+        res, res_max = self.dac.res, self.max_bm_res
+        # (an array step or resolution limit, e.g. swept: the factor's bound on the rounds;
+        # the loop itself stops at the resolution limit)
+        if is_real(res) and is_real(res_max) and res > 0:
+            limit = min(limit, res_max / res)
         # reductions 1, 2, 4, ...: the loop stops after the first reduction beyond the limit
         return int(math.floor(math.log2(max(limit, 1.0)))) + 2
 
@@ -244,13 +269,13 @@ def _noise_var(tile: Tile, x: Array, w_r: Array) -> Array | None:
     """The variance of the output-referred noise (weight noise and output noise) of each
     output, broadcastable to `(n, T_r, T_c, C)`, or None when there is none."""
     var = None
-    if tile.w_noise > 0:
+    if tile.has("w_noise"):
         if tile.w_noise_type == "additive":
             x2 = jnp.sum(x * x, axis=-1)  # (T_r,) or (T_r, T_c)
             var = tile.w_noise**2 * (x2[:, None, None] if x.ndim == 2 else x2[..., None])
         else:
             var = tile.w_noise**2 * _mvm(x * x, jnp.abs(w_r))
-    if tile.out_noise > 0:
+    if tile.has("out_noise"):
         var = jnp.asarray(tile.out_noise**2, x.dtype) if var is None else var + tile.out_noise**2
     return var
 
@@ -398,7 +423,7 @@ def analog_mvm(
             sub = None if key is None else devices.fold(key, k)
             y, clipped = _one_pass(tile, w_r, x, scale, sub, g, adc_errors)
             passed = ~clipped | (red > limit)
-            if res > 0:
+            if not is_zero(res):
                 passed = passed | (red > tile.max_bm_res / res)
             take = ~done
             y_out = jnp.where(take[..., None], y * (1.0 / scale)[..., None], y_out)

@@ -181,7 +181,7 @@ def _adam(learning_rate: float) -> optax.GradientTransformation:
 
 def _check_labels(owner: str, model, data: Dataset) -> None:
     """Every label below the network's number of outputs (else the loss is NaN)."""
-    shape = jax.eval_shape(
+    shape = eqx.filter_eval_shape(
         lambda m, x: _batched_logits(as_digital(m), x, jr.PRNGKey(0)), model, data.x_train[:1]
     ).shape
     top = int(max(data.y_train.max(), data.y_test.max()))

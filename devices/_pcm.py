@@ -9,7 +9,7 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 from ._abstract import AbstractDevice
-from ._checks import check_conductance_range, check_nonnegative, check_positive
+from ._checks import check_conductance_range, check_nonnegative, check_positive, scalar_value
 from ._random import normal, rectified
 from ._stats import AbstractStatistic, LogLinear, Piecewise, Polynomial, PowerLaw
 
@@ -128,7 +128,8 @@ class PCM(AbstractDevice):
         for name in ("prog_noise_scale", "drift_scale", "read_noise_scale"):
             value = getattr(self, name)
             check_nonnegative("PCM", name, value)
-            if value > MAX_SCALE:
+            value = scalar_value(value)
+            if value is not None and value > MAX_SCALE:
                 raise ValueError(
                     f"PCM: `{name}` must be at most {MAX_SCALE:g} ({MAX_SCALE:g} times the "
                     f"measured statistics; beyond, a 25 uS cell would read hundreds of uS); got "

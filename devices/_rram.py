@@ -61,7 +61,7 @@ class RRAMCMO(AbstractDevice):
 
     g_min: float = 9.0
     g_max: float = 88.2
-    acceptance: float = 0.2
+    acceptance: float = eqx.field(static=True, default=0.2)  # which of two fits
     prog_noise_scale: float = 1.0
     drift_scale: float = 1.0
     read_noise_scale: float = 1.0

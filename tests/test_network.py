@@ -1,7 +1,9 @@
 """Spiking networks over time, training, checkpoints, drift evaluation, the demo and the CLI."""
 
+import dataclasses
 import json
 import os
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -12,6 +14,7 @@ import pytest
 
 import crossbar
 import devices
+from crossbar._checkpoint import checkpoint_meta
 from crossbar._cli import main
 from crossbar._demo import build_snn
 
@@ -175,6 +178,50 @@ def test_checkpoint_errors_and_atomic_writes(tmp_path, getkey):
         os.replace = real
     assert crossbar.load_checkpoint(path, model)[1] == {"epoch": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.ckpt", "t.ckpt", "x.ckpt"]
+
+
+def test_a_format_1_checkpoint_loads_and_a_new_config_field_changes_nothing(tmp_path, getkey):
+    """`tests/data/checkpoint_v1.ckpt` was written by crossbar-jax 428c929 (format 1: the
+    Tile then a static field, its repr in the fingerprint): it loads, every array equal to
+    what that code saved (`checkpoint_v1_leaves.npz`). The fingerprint of format 2 is the
+    arrays' paths, shapes and dtypes: a tile with other values (or a new defaulted field)
+    loads the same file; another architecture is refused."""
+    import optax
+
+    data = Path(__file__).parent / "data"
+    saved = np.load(data / "checkpoint_v1_leaves.npz")
+    meta = checkpoint_meta(data / "checkpoint_v1.ckpt")
+    assert meta["config"] == {"hidden": 16}
+    net = build_snn(meta["config"], meta["n_in"], meta["n_out"], key=getkey())
+    like = (net, optax.adam(2e-3).init(eqx.filter(net, eqx.is_inexact_array)))
+    (model, state), meta = crossbar.load_checkpoint(data / "checkpoint_v1.ckpt", like)
+    got = jax.tree_util.tree_leaves(eqx.filter((model, state), eqx.is_array))
+    assert len(got) == len(saved.files) == 16
+    for i, leaf in enumerate(got):
+        np.testing.assert_array_equal(np.asarray(leaf), saved[f"arr_{i}"])
+    assert model.layers[0].tile == net.layers[0].tile  # the configuration is the model's
+    wider = build_snn({"hidden": 17}, 64, 10, key=getkey())
+    wider_like = (wider, optax.adam(2e-3).init(eqx.filter(wider, eqx.is_inexact_array)))
+    with pytest.raises(ValueError, match="another model"):
+        crossbar.load_checkpoint(data / "checkpoint_v1.ckpt", wider_like)
+
+    # format 2: written and read back; a changed tile value keeps the fingerprint
+    path = tmp_path / "v2.ckpt"
+    crossbar.save_checkpoint(path, model, epoch=3)
+    assert json.loads(path.read_bytes().split(b"\n")[1])["version"] == 2
+    noisier = crossbar.map_tiles(
+        model, lambda t: dataclasses.replace(t, out_noise=0.1, adc=crossbar.ADC(bits=6))
+    )
+    loaded, _ = crossbar.load_checkpoint(path, noisier)
+    assert loaded.layers[0].tile == noisier.layers[0].tile
+    for a, b in zip(jax.tree_util.tree_leaves(eqx.filter(loaded, eqx.is_array)), got, strict=False):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(ValueError, match="another model"):
+        crossbar.load_checkpoint(path, build_snn({"hidden": 17}, 64, 10, key=getkey()))
+    future = path.read_bytes().replace(b'"version": 2', b'"version": 9')
+    (tmp_path / "future.ckpt").write_bytes(future)
+    with pytest.raises(ValueError, match="format 9"):
+        crossbar.load_checkpoint(tmp_path / "future.ckpt", model)
 
 
 def test_evaluate_drift_on_an_ideal_chip_is_flat(digits, getkey):
