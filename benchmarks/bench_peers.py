@@ -25,7 +25,7 @@ AIHWKIT-Lightning 2.1 (`--torch-python`, a venv with torch 2.13 and
 tqdm requests protobuf scikit-learn` for aihwkit's pure-PyTorch tile), and aihwkit 1.1's C++
 tile (`--aihwkit-python`, a venv with `pip install torch==2.10.0`, then `pip install --no-deps
 aihwkit==1.1.0 scipy tqdm requests protobuf scikit-learn snntorch`). PyTorch runs on 2
-threads. Every process gets the same allocator settings (`crossbar._allocator`: freed
+threads. Every process gets the same allocator settings (`crossbar.allocator`: freed
 memory kept for reuse, which `import crossbar` sets for itself).
 
 Settings that cannot be matched exactly are printed: aihwkit's pure-PyTorch tile has no
@@ -60,7 +60,7 @@ import optax
 
 import crossbar
 import devices
-from crossbar import _allocator
+from crossbar import allocator
 
 HERE = Path(__file__).resolve().parent
 YEAR = 3.15e7
@@ -237,7 +237,7 @@ class Worker:
     def __init__(self, python: str):
         # OpenMP threads that spin after their work would steal the next contender's cores
         env = dict(
-            os.environ, **_allocator.ENVIRONMENT, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="PASSIVE"
+            os.environ, **allocator.ENVIRONMENT, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="PASSIVE"
         )
         self.proc = subprocess.Popen(
             [python, str(HERE / "_peer_worker.py")],
@@ -353,7 +353,7 @@ def main(argv=None):
     print(
         f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"load {os.getloadavg()[0]:.2f}; jax {jax.__version__} on {jax.devices()[0].device_kind}; "
-        f"allocator keeps freed memory: {_allocator.tune()}; {time.strftime('%Y-%m-%d %H:%M')}"
+        f"allocator keeps freed memory: {allocator.tune()}; {time.strftime('%Y-%m-%d %H:%M')}"
     )
     workers = {}
     for name, python in (("torch", args.torch_python), ("aihwkit", args.aihwkit_python)):

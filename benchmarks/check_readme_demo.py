@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from crossbar._demo import format_drift_table
+from crossbar import format_drift_table
 
 HEAD = "test accuracy (%), median [min, max] of"
 

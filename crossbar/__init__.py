@@ -4,8 +4,9 @@ Mapping, periphery, tiles, layers, training, evaluation, energy, studies, data a
 line. Device physics lives in the sibling package `devices`.
 """
 
-from . import _allocator
+from . import allocator
 from . import data as data
+from . import models as models
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
 from ._checks import value_checks as value_checks
@@ -28,6 +29,7 @@ from ._convert import plot_conversion as plot_conversion
 from ._convert import train_ann as train_ann
 from ._converters import ADC as ADC
 from ._converters import DAC as DAC
+from ._demo import format_drift_table as format_drift_table
 from ._device_study import DEMO_TIMES as DEMO_TIMES
 from ._device_study import device_study as device_study
 from ._device_study import format_study as format_study
@@ -40,15 +42,17 @@ from ._energy import EnergyReport as EnergyReport
 from ._energy import estimate_energy as estimate_energy
 from ._io import atomic_write_bytes as atomic_write_bytes
 from ._io import atomic_write_json as atomic_write_json
+from ._layer import AbstractAnalogLayer as AbstractAnalogLayer
+from ._layer import AbstractAnalogWrapper as AbstractAnalogWrapper
+from ._layer import AnalogState as AnalogState
 from ._lif import LIF as LIF
+from ._lif import AbstractNeuron as AbstractNeuron
 from ._lif import AbstractSurrogate as AbstractSurrogate
 from ._lif import arctan as arctan
 from ._lif import fast_sigmoid as fast_sigmoid
 from ._lif import straight_through as straight_through
 from ._lif import triangle as triangle
-from ._linear import AbstractAnalogLayer as AbstractAnalogLayer
 from ._linear import AnalogLinear as AnalogLinear
-from ._linear import AnalogState as AnalogState
 from ._mapping import AbstractMapping as AbstractMapping
 from ._mapping import BitSliced as BitSliced
 from ._mapping import Differential as Differential
@@ -72,4 +76,4 @@ from ._train import TrainStep as TrainStep
 from ._train import evaluate_drift as evaluate_drift
 from ._train import train as train
 
-_allocator.tune()
+allocator.tune()

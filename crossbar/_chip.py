@@ -13,7 +13,7 @@ import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from ._checks import checking, value_checks
-from ._linear import AbstractAnalogLayer
+from ._layer import AbstractAnalogLayer
 
 
 def _is_analog(x) -> bool:

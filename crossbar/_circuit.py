@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from devices._checks import check_int, check_positive
+from devices.checks import check_int, check_positive
 
 #: aihwkit's ratio of wire conductance to the largest cell conductance (`ir_drop_g_ratio`).
 AIHWKIT_G_RATIO = 5.7143e5

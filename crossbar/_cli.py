@@ -20,8 +20,9 @@ from ._commands import (
     sweep_command,
     train_command,
 )
-from ._demo import DEFAULT_CONFIG, DEMO_DRIFT_TIMES, DEVICES, run_demo
+from ._demo import DEMO_DRIFT_TIMES, run_demo
 from ._device_study import DEMO_TIMES
+from .models import DEFAULT_CONFIG, DEVICES
 
 
 def _ints(text: str) -> list[int]:

@@ -13,13 +13,14 @@ import optax
 from ._checkpoint import checkpoint_meta, load_checkpoint
 from ._chip import at_time, program
 from ._convert import conversion_curve, format_conversion, plot_conversion, train_ann
-from ._demo import DEVICES, build_snn, chip_tile, format_drift_table
+from ._demo import format_drift_table
 from ._device_study import device_study, format_study
 from ._energy import EnergyModel, estimate_energy
 from ._io import atomic_write_json
 from ._sweep import sweep
 from ._train import evaluate_drift, train
 from .data import Dataset, arrays, digits
+from .models import DEVICES, build_snn, chip_tile
 
 
 def load_data(spec: str) -> Dataset:

@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
-from devices._checks import is_integer
+from devices.checks import is_integer
 
 from ._encoders import Encoder
+from ._layer import AbstractAnalogLayer, AbstractAnalogWrapper
 from ._lif import LIF
 from ._linear import AnalogLinear
 from ._network import Flatten, MaxPool2d, SpikingNetwork
@@ -30,7 +31,7 @@ def _pair(owner: str, name: str, value, minimum: int) -> tuple[int, int]:
     return pair
 
 
-class AnalogConv2d(eqx.Module):
+class AnalogConv2d(AbstractAnalogWrapper):
     """A 2-D convolution on crossbar tiles, by patches.
 
     The kernel is an `AnalogLinear` of `in_channels * kh * kw` inputs and `out_channels`
@@ -50,7 +51,6 @@ class AnalogConv2d(eqx.Module):
     kernel_size: tuple[int, int] = eqx.field(static=True)
     stride: tuple[int, int] = eqx.field(static=True)
     padding: tuple[int, int] = eqx.field(static=True)
-    takes_key = True  # SpikingNetwork passes it a key, as to the other analog layers
 
     def __init__(
         self,
@@ -105,6 +105,10 @@ class AnalogConv2d(eqx.Module):
             padding=[(ph, ph), (pw, pw)],
         )[0]  # (C * kh * kw, H', W'), channel-major like linear.weight's columns
         return patches.reshape(patches.shape[0], -1).T, patches.shape[1:]
+
+    def crossbar_inputs(self, x: Array) -> Array:
+        """The patches of one image, `(positions, in_channels * kh * kw)`."""
+        return self.patch_vectors(x)[0]
 
     def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:
         vectors, (h_out, w_out) = self.patch_vectors(x)
@@ -167,8 +171,8 @@ def fold_norms(network: SpikingNetwork) -> SpikingNetwork:
     out = []
     for layer in network.layers:
         prev = out[-1] if out else None
-        if isinstance(layer, ChannelNorm) and isinstance(prev, (AnalogLinear, AnalogConv2d)):
-            linear = prev.linear if isinstance(prev, AnalogConv2d) else prev
+        if isinstance(layer, ChannelNorm) and isinstance(prev, AbstractAnalogLayer):
+            linear = prev.crossbar  # its outputs are the layer's output channels
             if linear.state is not None or linear.bias is None or layer.standardise:
                 raise ValueError(
                     "fold_norms: a ChannelNorm folds only with standardise=False, after an "
@@ -179,8 +183,7 @@ def fold_norms(network: SpikingNetwork) -> SpikingNetwork:
                 linear,
                 (layer.gamma[:, None] * linear.weight, layer.gamma * linear.bias + layer.beta),
             )
-            is_conv = isinstance(prev, AnalogConv2d)
-            out[-1] = eqx.tree_at(lambda m: m.linear, prev, folded) if is_conv else folded
+            out[-1] = folded if linear is prev else eqx.tree_at(lambda m: m.crossbar, prev, folded)
         else:
             out.append(layer)
     return eqx.tree_at(lambda n: n.layers, network, tuple(out))

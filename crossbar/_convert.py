@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
-from devices._checks import check_int, is_real
+from devices.checks import check_int, is_real
 
 from ._chip import at_time, program
 from ._encoders import Encoder
@@ -111,7 +111,7 @@ def convert(
     tile: Tile = Tile(),
     steps: int = 32,
     percentile: float = 99.9,
-    key: PRNGKeyArray = jr.PRNGKey(0),
+    key: PRNGKeyArray | None = None,
 ) -> SpikingNetwork:
     """A trained ReLU network as a spiking network on crossbar tiles (see the module doc).
 
@@ -127,7 +127,8 @@ def convert(
     - `steps`: time steps of one inference (direct coding: the input current every step).
     - `percentile`: of each layer's activations, in (0, 100] (Rueckauer's robust 99.9; 100 is
       the max-norm of Diehl et al. 2015).
-    - `key`: only initialises the layers before the converted weights replace them.
+    - `key`: only initialises the layers before the converted weights replace them (so
+      nothing drawn with it is left; default None: a fixed key, built at the call).
 
     **Returns:** `SpikingNetwork([AnalogLinear, LIF(beta=1, threshold=1, reset="subtract"),
     ..., AnalogLinear], encoder=Encoder("direct", steps), readout="mean")`.
@@ -150,7 +151,7 @@ def convert(
         scales.append(lam if lam > 0 else 1.0)
     scales.append(1.0)  # the output layer: mean current, no neuron
     layers: list = []
-    keys = jr.split(key, len(linears))
+    keys = jr.split(jr.PRNGKey(0) if key is None else key, len(linears))
     for i, (lin, k) in enumerate(zip(linears, keys)):
         analog = AnalogLinear(lin.in_features, lin.out_features, lin.use_bias, tile=tile, key=k)
         w = lin.weight * (scales[i] / scales[i + 1])

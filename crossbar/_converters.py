@@ -13,7 +13,7 @@ import numpy as np
 from jaxtyping import Array
 
 from devices import round_ste
-from devices._checks import is_integer, is_real, is_zero, scalar_value
+from devices.checks import is_integer, is_real, is_zero, scalar_value
 
 
 def _check_bits(owner: str, bits) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from devices import AbstractDevice
-from devices._checks import is_integer
+from devices.checks import is_integer
 
 #: The times of the demo: 1 s, 1 hour, 1 day, 1 year after programming.
 DEMO_TIMES = (1.0, 3600.0, 86400.0, 365.0 * 86400.0)

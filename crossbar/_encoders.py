@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from devices._checks import check_int
+from devices.checks import check_int
 
 
 def rate_encode(x: ArrayLike, steps: int, *, key: PRNGKeyArray) -> Array:

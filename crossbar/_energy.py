@@ -11,15 +11,15 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from devices._checks import check_nonnegative, check_positive
+from devices.checks import check_nonnegative, check_positive
 
 from ._chip import analog_layers
-from ._conv import AnalogConv2d
 from ._io import atomic_write_json, pyplot, save_figure
-from ._lif import LIF
+from ._layer import AbstractAnalogLayer
+from ._lif import AbstractNeuron
 from ._linear import AnalogLinear
 from ._network import SpikingNetwork
-from ._tile import grid, split_rows
+from ._tile import grid, split_rows, untiled
 
 # Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm, joules per operation.
 FP32_ADD, FP32_MULT = 0.9e-12, 3.7e-12
@@ -163,26 +163,22 @@ class EnergyModel(eqx.Module):
         return 0.0 if bits is None else self.dac_fom * 2.0**bits
 
 
-def _layer_vectors(layer, activity) -> tuple[AnalogLinear, jnp.ndarray, int]:
-    """The crossbar input vectors `(M, in)` of a layer over all examples and steps, and the
-    number of vectors per step of one example (positions, for a convolution)."""
-    if isinstance(layer, AnalogConv2d):
-        vec = _patch_vectors(layer, activity)
-        return layer.linear, vec.reshape(-1, vec.shape[-1]), vec.shape[1]
-    return layer, activity.reshape(-1, activity.shape[-1]), 1
+def _layer_vectors(layer: AbstractAnalogLayer, activity) -> tuple[AnalogLinear, jnp.ndarray, int]:
+    """The crossbar and its input vectors `(M, in)` of an analog layer over all examples and
+    steps, and the number of vectors per step of one example (positions, for a convolution)."""
+    vec = _crossbar_inputs(layer, activity)  # (N T, per step, in)
+    return layer.crossbar, vec.reshape(-1, vec.shape[-1]), vec.shape[1]
 
 
 @eqx.filter_jit
-def _patch_vectors(layer: AnalogConv2d, activity) -> jnp.ndarray:
-    return jax.vmap(lambda img: layer.patch_vectors(img)[0])(
-        activity.reshape((-1,) + activity.shape[2:])
-    )
+def _crossbar_inputs(layer: AbstractAnalogLayer, activity) -> jnp.ndarray:
+    return jax.vmap(layer.crossbar_inputs)(activity.reshape((-1,) + activity.shape[2:]))
 
 
 def _row_conductance(linear: AnalogLinear) -> jnp.ndarray:
     """Sum over arrays and real outputs of the read conductances of each input row, uS."""
     g = linear.state.g  # (n_arrays, T_r, T_c, cols, rows)
-    return sum(linear._untile(g[a]).sum(axis=0) for a in range(g.shape[0]))
+    return sum(untiled(g[a], linear.out_features, linear.in_features).sum(0) for a in range(len(g)))
 
 
 @eqx.filter_jit
@@ -290,7 +286,7 @@ def estimate_energy(
     _, activity = _record(chip, inputs, key)
     steps = next(a.shape[1] for a in activity if a is not None)
 
-    analog = (AnalogLinear, AnalogConv2d)
+    analog = AbstractAnalogLayer
     rows, latency = [], 0.0
     for i, layer in enumerate(chip.layers):
         if not isinstance(layer, analog):
@@ -299,9 +295,11 @@ def estimate_energy(
         c = _count(linear, vectors, model)
         # The LIF layer this analog layer feeds (before the next analog layer), if any.
         after = [
-            j for j in range(i + 1, len(chip.layers)) if isinstance(chip.layers[j], (LIF, *analog))
+            j
+            for j in range(i + 1, len(chip.layers))
+            if isinstance(chip.layers[j], (AbstractNeuron, analog))
         ]
-        lif = after[0] if after and isinstance(chip.layers[after[0]], LIF) else None
+        lif = after[0] if after and isinstance(chip.layers[after[0]], AbstractNeuron) else None
         spikes = activity[lif] if lif is not None else None
         neurons = int(np.prod(spikes.shape[2:])) if spikes is not None else 0
         row = {

@@ -10,9 +10,9 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike
+from jaxtyping import Array, ArrayLike, PyTree
 
-from devices._checks import check_positive, is_real
+from devices.checks import check_positive, is_real
 
 
 class AbstractSurrogate(eqx.Module):
@@ -92,7 +92,31 @@ def straight_through() -> StraightThrough:
     return StraightThrough()
 
 
-class LIF(eqx.Module):
+class AbstractNeuron(eqx.Module):
+    """The interface of a stateful spiking cell, run over time by `SpikingNetwork` (and found
+    there, in the energy report and in SynOps counts, by this type): a cell in the manner of
+    `eqx.nn.GRUCell`, one time step per call.
+
+    Implement `init_state(shape, dtype)` (the resting state of neurons whose input current
+    has this shape: any pytree), `__call__(current, state) -> (spikes, state)` and
+    `membrane(state)` (the membrane potential, shaped like the current: what the
+    `"membrane"` readout averages).
+    """
+
+    @abc.abstractmethod
+    def init_state(self, shape: int | tuple[int, ...], dtype=None) -> PyTree:
+        """The resting state of neurons whose input current has shape `shape`."""
+
+    @abc.abstractmethod
+    def __call__(self, current: ArrayLike, state: PyTree) -> tuple[Array, PyTree]:
+        """One step. **Returns:** `(spikes, new state)`."""
+
+    @abc.abstractmethod
+    def membrane(self, state: PyTree) -> Array:
+        """The membrane potential held in `state`."""
+
+
+class LIF(AbstractNeuron):
     r"""A layer of leaky integrate-and-fire neurons: `lif(current, state) -> (spikes, state)`.
 
     The semantics of snnTorch's `Leaky` (with its default `reset_delay=True`): with $U$ the
@@ -161,9 +185,13 @@ class LIF(eqx.Module):
         self.surrogate = surrogate
         self.learn_beta = bool(learn_beta)
 
-    def init_state(self, shape: int | tuple[int, ...]) -> Array:
+    def init_state(self, shape: int | tuple[int, ...], dtype=None) -> Array:
         """The resting state (zero membrane potential) of neurons of this shape."""
-        return jnp.zeros(shape if isinstance(shape, tuple) else (shape,))
+        return jnp.zeros(shape if isinstance(shape, tuple) else (shape,), dtype)
+
+    def membrane(self, state: Array) -> Array:
+        """The state is the membrane potential."""
+        return state
 
     def __call__(self, current: ArrayLike, state: Array) -> tuple[Array, Array]:
         """One step. **Returns:** `(spikes, membrane potential)`, both shaped like `current`."""

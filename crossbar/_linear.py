@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import abc
 import dataclasses
 import math
 
@@ -12,92 +11,19 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
-from devices._checks import is_integer
+from devices.checks import is_integer
 
 from ._checks import checking, value_checks
 from ._converters import exact_div
 from ._drift import (
-    Calibration,
     calibration_readout,
     calibration_set,
     expected_gain,
     fitted_gain,
     one_hot_response,
 )
+from ._layer import AbstractAnalogLayer, AnalogState, check_tile
 from ._tile import Tile, analog_mvm, grid, split_rows, tiled, untiled
-
-
-class AnalogState(eqx.Module):
-    """What a programmed analog layer holds.
-
-    - `device_state`: the devices' programmed state, arrays `(n_arrays, T_r, T_c, cols, rows)`
-      (each tile's block of the `(out, in)` weight matrix: the layout a matrix product of a
-      batch of inputs reads without a copy).
-    - `w_scale`: the weight scale of the mapping (a scalar, or `(T_c, cols)` per column).
-    - `r0`: drift compensation's reference response right after programming (see
-      `Tile.drift_reference`), a scalar or one per output.
-    - `g`: the conductances of the latest read (`at_time`), or None before the first read.
-    - `w_r`: the effective weights in tile units of each readout of that read
-      (`mapping.readout_weights(g)`), computed once per read so forward passes don't redo it.
-    - `alpha`: the drift-compensation factor of that read (1 when off).
-    - `t`: the time of that read, seconds since programming.
-    - `adc_errors`: each ADC's `(gain, offset)`, `(n_readouts, T_r, T_c, cols)` each, drawn
-      at programming when the tile has `adc_gain` or `adc_offset`; else None.
-    - `calibration`: the calibration inputs of drift compensation's `"calibration"`
-      reference, chosen at programming; else None.
-    """
-
-    device_state: eqx.Module
-    w_scale: Array
-    r0: Array
-    g: Array | None
-    w_r: Array | None
-    alpha: Array
-    t: Array
-    adc_errors: tuple[Array, Array] | None = None
-    calibration: Calibration | None = None
-
-
-class AbstractAnalogLayer(eqx.Module):
-    """A layer whose weights live on crossbar tiles; `crossbar.program` and `at_time` find it.
-
-    Subclasses hold their chip state in `state` (None before programming) and implement
-    `program(key)`, `at_time(t, key)` and `sample_chip(key)`.
-    """
-
-    state: eqx.AbstractVar[AnalogState | None]
-    tile: eqx.AbstractVar[Tile]
-
-    @abc.abstractmethod
-    def program(self, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
-        """This layer programmed onto a chip (device state drawn with `key`)."""
-
-    @abc.abstractmethod
-    def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
-        """This programmed layer read `t` seconds after programming."""
-
-    def with_tile(self, tile: Tile) -> AbstractAnalogLayer:
-        """This layer (weights, bias and chip state kept) on another tile configuration."""
-        if not isinstance(tile, Tile):
-            raise ValueError(
-                f"{type(self).__name__}.with_tile: expected a crossbar.Tile; got {tile!r}."
-            )
-        return eqx.tree_at(lambda m: m.tile, self, tile)
-
-    def sample_chip(self, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
-        """A fresh chip for one training step: programmed, then read at a time drawn from the
-        tile's `train_time` range (log-uniform), drift compensated unless `compensate=False`.
-        Differentiable with respect to the weights."""
-        k_prog, k_t, k_read = jr.split(key, 3)
-        t = self._train_time(k_t)
-        return self.program(k_prog, compensate=compensate).at_time(t, k_read, compensate=compensate)
-
-    def _train_time(self, key: PRNGKeyArray) -> Array:
-        """A read time drawn log-uniformly from the tile's `train_time` range, seconds."""
-        t_min, t_max = self.tile.train_time
-        if t_min == t_max:
-            return jnp.asarray(float(t_min))
-        return jnp.exp(jr.uniform(key, (), minval=math.log(t_min), maxval=math.log(t_max)))
 
 
 class AnalogLinear(AbstractAnalogLayer):
@@ -162,6 +88,20 @@ class AnalogLinear(AbstractAnalogLayer):
         self.tile = tile
 
     # ------------------------------------------------------------------ layout
+
+    def with_tile(self, tile: Tile) -> AnalogLinear:
+        """This layer (weights, bias and chip state kept) on another tile configuration."""
+        check_tile("AnalogLinear", tile)
+        return eqx.tree_at(lambda m: m.tile, self, tile)
+
+    @property
+    def crossbar(self) -> AnalogLinear:
+        """The layer itself: its weights are the crossbar's."""
+        return self
+
+    def crossbar_inputs(self, x: Array) -> Array:
+        """One vector, `x` itself: `(1, in_features)`."""
+        return jnp.asarray(x)[None]
 
     def _name(self) -> str:
         return f"AnalogLinear(in_features={self.in_features}, out_features={self.out_features})"
@@ -352,6 +292,8 @@ class AnalogLinear(AbstractAnalogLayer):
         if self.state is None:
             noisy = device.is_stochastic or tile.periphery_is_noisy
             self._need_key(key, noisy, "samples a chip (device noise) and its periphery noise")
+            # (no key only where nothing is drawn: a deterministic device, no periphery noise,
+            # so the chip's value does not depend on this placeholder)
             key = jr.PRNGKey(0) if key is None else key
             chip = self.sample_chip(jr.fold_in(key, 0), compensate=False)
             s = chip.state

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from devices._checks import is_integer
+from devices.checks import is_integer
 
 from ._converters import clip_symmetric
 

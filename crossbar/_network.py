@@ -18,13 +18,13 @@ import devices
 from ._chip import analog_layers, sample_chip
 from ._converters import ADC, DAC
 from ._encoders import Encoder
-from ._lif import LIF
-from ._linear import AbstractAnalogLayer
+from ._layer import AbstractAnalogLayer
+from ._lif import AbstractNeuron
 from ._tile import Tile
 
 
 def _takes_key(layer) -> bool:
-    return isinstance(layer, AbstractAnalogLayer) or getattr(layer, "takes_key", False)
+    return isinstance(layer, AbstractAnalogLayer)
 
 
 class SpikingNetwork(eqx.Module):
@@ -68,7 +68,7 @@ class SpikingNetwork(eqx.Module):
             raise ValueError(
                 f'SpikingNetwork: `readout` must be "mean", "sum" or "membrane"; got {readout!r}.'
             )
-        if readout == "membrane" and not any(isinstance(layer, LIF) for layer in layers):
+        if readout == "membrane" and not any(isinstance(layer, AbstractNeuron) for layer in layers):
             raise ValueError('SpikingNetwork: readout="membrane" needs a LIF layer.')
         if encoder is not None and not isinstance(encoder, Encoder):
             raise ValueError(
@@ -93,10 +93,10 @@ class SpikingNetwork(eqx.Module):
         h, new_states, membrane, seen = x_t, [], None, []
         j = 0
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, LIF):
-                h, u = layer(h, states[j])
-                new_states.append(u)
-                membrane, j = u, j + 1
+            if isinstance(layer, AbstractNeuron):
+                h, state = layer(h, states[j])
+                new_states.append(state)
+                membrane, j = layer.membrane(state), j + 1
                 seen.append(h)
             elif _takes_key(layer):
                 seen.append(h)
@@ -112,13 +112,13 @@ class SpikingNetwork(eqx.Module):
         shapes, h = [], jax.ShapeDtypeStruct(x_t.shape, x_t.dtype)
         key = jr.PRNGKey(0)
         for layer in self.layers:
-            if isinstance(layer, LIF):
-                shapes.append(h)
+            if isinstance(layer, AbstractNeuron):
+                shapes.append((layer, h))
             elif _takes_key(layer):
                 h = jax.eval_shape(lambda x, layer=layer: layer(x, key=key), h)
             else:
                 h = jax.eval_shape(layer, h)
-        return tuple(jnp.zeros(s.shape, s.dtype) for s in shapes)
+        return tuple(layer.init_state(s.shape, s.dtype) for layer, s in shapes)
 
     def __call__(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> Array:
         """One example (`x`, or `(T, ...)` without an encoder) to the readout."""

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from devices._checks import is_real
+from devices.checks import is_real
 
 from ._lif import LIF
 from ._linear import AnalogLinear

@@ -23,7 +23,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 import devices
-from devices._checks import check_int, check_nonnegative, check_positive
+from devices.checks import check_int, check_nonnegative, check_positive
 
 from ._encoders import rate_encode
 from ._mapping import Differential

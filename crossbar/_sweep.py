@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray
 
 import devices
-from devices._checks import check_int, is_real
+from devices.checks import check_int, is_real
 
 from ._checks import value_checks
 from ._chip import analog_layers, at_time, program
@@ -105,10 +105,11 @@ def _memory_estimate(model, n_test: int, n_chips: int) -> int:
     several forms (programmed state, read conductances, readout weights, temporaries), and
     per chip and test example the widest activation."""
     cells = 0
-    for layer in analog_layers(model):
+    linears = [layer.crossbar for layer in analog_layers(model)]
+    for layer in linears:
         t_r, t_c, rows, cols = grid(layer.in_features, layer.out_features, layer.tile)
         cells += layer.tile.mapping.n_arrays * t_r * t_c * rows * cols
-    widest = max(max(layer.in_features, layer.out_features) for layer in analog_layers(model))
+    widest = max(max(layer.in_features, layer.out_features) for layer in linears)
     return 4 * n_chips * (6 * cells + 4 * n_test * widest)
 
 

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 import devices
-from devices._checks import (
+from devices.checks import (
     check_int,
     check_nonnegative,
     check_positive,

@@ -17,12 +17,12 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
-from devices._checks import check_int, is_real
+from devices.checks import check_int, is_real
 
 from ._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from ._checks import value_checks
 from ._chip import analog_layers, at_time, program, sample_chip
-from ._linear import AbstractAnalogLayer
+from ._layer import AbstractAnalogLayer
 from ._network import as_digital
 from .data import Dataset
 
@@ -38,9 +38,10 @@ def _clip_weights(model, sigma: float):
     """Each analog layer's weights clipped to +-sigma x their standard deviation."""
 
     def clip(layer):
-        w = layer.weight
-        bound = sigma * jnp.std(w)
-        return eqx.tree_at(lambda m: m.weight, layer, jnp.clip(w, -bound, bound))
+        linear = layer.crossbar
+        bound = sigma * jnp.std(linear.weight)
+        new = eqx.tree_at(lambda m: m.weight, linear, jnp.clip(linear.weight, -bound, bound))
+        return new if linear is layer else eqx.tree_at(lambda m: m.crossbar, layer, new)
 
     return jax.tree_util.tree_map(
         lambda x: clip(x) if isinstance(x, AbstractAnalogLayer) else x,

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from devices._checks import is_integer
+from devices.checks import is_integer
 
 
 class Dataset(NamedTuple):

@@ -4,6 +4,7 @@ Every model has `program(key, g_target) -> state` and `read(key, state, t) -> g`
 in microsiemens and `t` in seconds since programming; see `AbstractDevice`.
 """
 
+from . import checks as checks
 from ._abstract import AbstractDevice as AbstractDevice
 from ._effects import Quantised as Quantised
 from ._effects import StuckAt as StuckAt

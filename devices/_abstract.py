@@ -12,7 +12,7 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from ._checks import as_float_array, checked_target, checked_time
+from .checks import as_float_array, checked_target, checked_time
 
 
 class AbstractDevice(eqx.Module):

@@ -14,7 +14,7 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 from ._abstract import AbstractDevice
-from ._checks import check_fraction, check_nonnegative
+from .checks import check_fraction, check_nonnegative
 
 
 def round_ste(x: Array) -> Array:

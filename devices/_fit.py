@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_positive, is_integer
 from ._pcm import PCM
 from ._stats import LogLinear, Polynomial
+from .checks import check_positive, is_integer
 
 
 def _as_1d(name: str, x, owner: str) -> np.ndarray:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 from ._abstract import AbstractDevice
-from ._checks import check_conductance_range
+from .checks import check_conductance_range
 
 
 class IdealState(eqx.Module):

@@ -9,9 +9,9 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 from ._abstract import AbstractDevice
-from ._checks import check_conductance_range, check_nonnegative, check_positive, scalar_value
 from ._random import normal, rectified
 from ._stats import AbstractStatistic, LogLinear, Piecewise, Polynomial, PowerLaw
+from .checks import check_conductance_range, check_nonnegative, check_positive, scalar_value
 
 #: The largest multiplier of a PCM statistic (`prog_noise_scale` ...) accepted.
 MAX_SCALE = 10.0

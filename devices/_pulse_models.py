@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array
 
-from ._checks import check_finite_number, check_nonnegative, check_positive
 from ._pulsed import AbstractPulsedDevice, PulsedParams, PulseSpread
+from .checks import check_finite_number, check_nonnegative, check_positive
 
 
 def _linear_noise(device, g, params, up: bool, xi):

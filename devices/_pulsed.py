@@ -31,7 +31,7 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from ._abstract import AbstractDevice
-from ._checks import (
+from .checks import (
     check_conductance_range,
     check_finite_number,
     check_nonnegative,

@@ -10,14 +10,14 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from ._abstract import AbstractDevice
-from ._checks import (
+from ._random import device_noise
+from ._stats import Polynomial
+from .checks import (
     check_conductance_range,
     check_nonnegative,
     check_positive,
     safe_sqrt,
 )
-from ._random import device_noise
-from ._stats import Polynomial
 
 
 class RRAMState(eqx.Module):

@@ -19,8 +19,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._checks import check_finite_number, check_positive
 from ._fastmath import log as fast_log
+from .checks import check_finite_number, check_positive
 
 # aihwkit's `_ZERO_CLIP`: the floor of g_rel before a logarithm.
 LOG_FLOOR = 1e-7

@@ -159,3 +159,56 @@ def test_report_serialises_and_plots(tmp_path):
 
     assert json.loads((tmp_path / "e.json").read_text())["macs"] == 18
     assert r.plot(tmp_path / "e.png").exists()
+
+
+class Antisymmetric(crossbar.AbstractAnalogWrapper):
+    """A user's own analog layer: `(W x - W (-x)) / 2` on one crossbar, read twice per
+    example (the bias cancels)."""
+
+    linear: crossbar.AnalogLinear
+
+    def __init__(self, n_in, n_out, *, tile, key):
+        self.linear = crossbar.AnalogLinear(n_in, n_out, tile=tile, key=key)
+
+    def crossbar_inputs(self, x):
+        return jnp.stack([x, -x])
+
+    def __call__(self, x, *, key=None):
+        k1, k2 = (None, None) if key is None else jr.split(key)
+        return (self.linear(x, key=k1) - self.linear(-x, key=k2)) / 2
+
+
+def test_a_users_own_analog_layer_is_programmed_read_and_counted():
+    """A layer subclassing the interface (here through `AbstractAnalogWrapper`) is found by
+    `program`, `at_time`, `map_tiles` and `SpikingNetwork`, and `estimate_energy` counts its
+    crossbar reads from its `crossbar_inputs`: twice those of a plain layer on the same
+    weights."""
+    tile = crossbar.Tile(device=devices.PCM(), adc=crossbar.ADC(bits=8, bound=10.0))
+    k1, k2 = jr.split(jr.PRNGKey(0))
+    own = Antisymmetric(16, 8, tile=tile, key=k1)
+    net = crossbar.SpikingNetwork(
+        [own, crossbar.LIF(beta=0.9), crossbar.AnalogLinear(8, 4, tile=tile, key=k2)],
+        encoder=crossbar.Encoder("rate", 4),
+        readout="mean",
+    )
+    plain = eqx.tree_at(lambda n: n.layers[0], net, own.linear)
+    chip = crossbar.at_time(crossbar.program(net, jr.PRNGKey(1)), 3600.0, jr.PRNGKey(2))
+    ref = crossbar.at_time(crossbar.program(plain, jr.PRNGKey(1)), 3600.0, jr.PRNGKey(2))
+    assert isinstance(chip.layers[0], Antisymmetric)
+    assert chip.layers[0].state is not None and chip.layers[0].state.g is not None
+    # the same key gives the same chip: the wrapper programs its linear layer as it would be
+    np.testing.assert_array_equal(chip.layers[0].state.g, ref.layers[0].state.g)
+    x = jr.uniform(jr.PRNGKey(3), (16,))
+    w = chip.layers[0].linear
+    np.testing.assert_allclose(chip.layers[0](x), (w(x) - w(-x)) / 2, rtol=1e-6)
+    assert crossbar.map_tiles(chip, crossbar.ideal_tile).layers[0].tile.device == devices.Ideal()
+
+    inputs = jr.uniform(jr.PRNGKey(4), (5, 16))
+    mine = crossbar.estimate_energy(chip, inputs, key=jr.PRNGKey(5))["layers"]
+    theirs = crossbar.estimate_energy(ref, inputs, key=jr.PRNGKey(5))["layers"]
+    assert len(mine) == len(theirs) == 2
+    assert mine[0]["name"].startswith("Antisymmetric")
+    assert mine[0]["vectors"] == 2 * theirs[0]["vectors"] == 2 * 4  # two reads a step
+    # its second read drives -1 spikes: no longer binary, so it needs the DAC
+    assert theirs[0]["binary_input"] and not mine[0]["binary_input"]
+    assert mine[0]["array_j"] == pytest.approx(2 * theirs[0]["array_j"], rel=1e-5)

@@ -16,7 +16,7 @@ import crossbar
 import devices
 from crossbar._checkpoint import checkpoint_meta
 from crossbar._cli import main
-from crossbar._demo import build_snn
+from crossbar.models import build_snn
 
 IDEAL = crossbar.Tile(dac=crossbar.DAC(bits=None), adc=crossbar.ADC(bits=None, bound=float("inf")))
 SMALL = {"hidden": 24, "steps": 4}

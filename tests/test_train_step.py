@@ -10,7 +10,7 @@ import pytest
 
 import crossbar
 import devices
-from crossbar import _allocator
+from crossbar import allocator
 
 
 def small_net(key, device=devices.PCM()):
@@ -102,8 +102,8 @@ def test_training_chip_sees_the_scale_of_a_read_chip(mode, getkey):
 
 
 def test_allocator_settings():
-    assert set(_allocator.ENVIRONMENT) == {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
-    assert isinstance(_allocator.tune(), bool)  # idempotent; True on Linux with glibc
+    assert set(allocator.ENVIRONMENT) == {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
+    assert isinstance(allocator.tune(), bool)  # idempotent; True on Linux with glibc
 
 
 def test_a_training_chip_is_not_read_over_time(getkey):

@@ -1,4 +1,5 @@
-"""Validation helpers shared by the device models.
+"""Validation helpers shared by the device models and by `crossbar` (public: the layers,
+tiles and studies of `crossbar` check their arguments with these).
 
 Configuration errors raise `ValueError` at construction, naming the argument, the value and
 what is allowed. Values that only exist inside `jit` are checked with `eqx.error_if`.
