@@ -11,7 +11,9 @@ from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
 from ._checks import value_checks as value_checks
 from ._chip import analog_layers as analog_layers
+from ._chip import as_digital as as_digital
 from ._chip import at_time as at_time
+from ._chip import map_tiles as map_tiles
 from ._chip import program as program
 from ._chip import sample_chip as sample_chip
 from ._circuit import IRDrop as IRDrop
@@ -20,13 +22,12 @@ from ._circuit import solve_ir_drop as solve_ir_drop
 from ._conv import AnalogConv2d as AnalogConv2d
 from ._conv import ChannelNorm as ChannelNorm
 from ._conv import fold_norms as fold_norms
-from ._conv import spiking_cnn as spiking_cnn
-from ._convert import ann_accuracy as ann_accuracy
-from ._convert import conversion_curve as conversion_curve
+from ._conversion_study import ann_accuracy as ann_accuracy
+from ._conversion_study import conversion_curve as conversion_curve
+from ._conversion_study import format_conversion as format_conversion
+from ._conversion_study import plot_conversion as plot_conversion
+from ._conversion_study import train_ann as train_ann
 from ._convert import convert as convert
-from ._convert import format_conversion as format_conversion
-from ._convert import plot_conversion as plot_conversion
-from ._convert import train_ann as train_ann
 from ._converters import ADC as ADC
 from ._converters import DAC as DAC
 from ._demo import format_drift_table as format_drift_table
@@ -57,23 +58,22 @@ from ._mapping import AbstractMapping as AbstractMapping
 from ._mapping import BitSliced as BitSliced
 from ._mapping import Differential as Differential
 from ._mapping import Offset as Offset
-from ._network import Flatten as Flatten
-from ._network import MaxPool2d as MaxPool2d
 from ._network import SpikingNetwork as SpikingNetwork
-from ._network import as_digital as as_digital
-from ._network import ideal_tile as ideal_tile
-from ._network import map_tiles as map_tiles
 from ._nir import export_nir as export_nir
 from ._nir import import_nir as import_nir
+from ._pooling import Flatten as Flatten
+from ._pooling import MaxPool2d as MaxPool2d
 from ._stdp import STDP as STDP
 from ._stdp import PlasticLinear as PlasticLinear
-from ._stdp import stdp_digits as stdp_digits
 from ._stdp import to_pulses as to_pulses
+from ._stdp_study import stdp_digits as stdp_digits
 from ._sweep import SweepResult as SweepResult
 from ._sweep import sweep as sweep
 from ._tile import Tile as Tile
+from ._tile import ideal_tile as ideal_tile
 from ._train import TrainStep as TrainStep
 from ._train import evaluate_drift as evaluate_drift
 from ._train import train as train
+from .models import spiking_cnn as spiking_cnn
 
 allocator.tune()

@@ -14,6 +14,7 @@ from jaxtyping import ArrayLike, PRNGKeyArray
 
 from ._checks import checking, value_checks
 from ._layer import AbstractAnalogLayer
+from ._tile import Tile, ideal_tile
 
 
 def _is_analog(x) -> bool:
@@ -104,3 +105,18 @@ def sample_chip(model, key: PRNGKeyArray, *, compensate: bool = True):
     return _map_analog(
         "sample_chip", lambda layer, k: layer.sample_chip(k, compensate=compensate), model, key
     )
+
+
+def map_tiles(model, fn: Callable[[Tile], Tile]):
+    """`model` with every analog layer's tile replaced by `fn(tile)` (weights kept)."""
+    return jax.tree_util.tree_map(
+        lambda x: x.with_tile(fn(x.tile)) if _is_analog(x) else x,
+        model,
+        is_leaf=lambda x: _is_analog(x),
+    )
+
+
+def as_digital(model):
+    """`model` computing in plain floating point: every tile made ideal (no device, no
+    converters, no noise). Differentiable in the weights; for plain training and baselines."""
+    return map_tiles(model, ideal_tile)

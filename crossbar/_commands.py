@@ -12,7 +12,7 @@ import optax
 
 from ._checkpoint import checkpoint_meta, load_checkpoint
 from ._chip import at_time, program
-from ._convert import conversion_curve, format_conversion, plot_conversion, train_ann
+from ._conversion_study import conversion_curve, format_conversion, plot_conversion, train_ann
 from ._demo import format_drift_table
 from ._device_study import device_study, format_study
 from ._energy import EnergyModel, estimate_energy

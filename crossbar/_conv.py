@@ -10,11 +10,9 @@ from jaxtyping import Array, PRNGKeyArray
 
 from devices.checks import is_integer
 
-from ._encoders import Encoder
 from ._layer import AbstractAnalogLayer, AbstractAnalogWrapper
-from ._lif import LIF
 from ._linear import AnalogLinear
-from ._network import Flatten, MaxPool2d, SpikingNetwork
+from ._network import SpikingNetwork
 from ._tile import Tile
 
 
@@ -187,30 +185,3 @@ def fold_norms(network: SpikingNetwork) -> SpikingNetwork:
         else:
             out.append(layer)
     return eqx.tree_at(lambda n: n.layers, network, tuple(out))
-
-
-def spiking_cnn(tile: Tile, *, key: PRNGKeyArray, steps: int = 8, channels=(32, 64), hidden=256):
-    """The spiking CNN of SpikingJelly's documentation for 28 x 28 inputs, every Conv and
-    Linear on crossbars: Conv(1->32, 3x3) -> Norm -> LIF(tau 2) -> MaxPool(2) -> Conv(32->64)
-    -> Norm -> LIF -> MaxPool(2) -> Flatten -> Linear(64*7*7 -> 256) -> LIF -> Linear(256 ->
-    10), direct input over T = 8 steps, mean output over time."""
-    c1, c2 = channels
-    k = jr.split(key, 4)
-    return SpikingNetwork(
-        [
-            AnalogConv2d(1, c1, 3, padding=1, tile=tile, key=k[0]),
-            ChannelNorm(c1, standardise=True),
-            LIF(tau=2.0),
-            MaxPool2d(2),
-            AnalogConv2d(c1, c2, 3, padding=1, tile=tile, key=k[1]),
-            ChannelNorm(c2, standardise=True),
-            LIF(tau=2.0),
-            MaxPool2d(2),
-            Flatten(),
-            AnalogLinear(c2 * 7 * 7, hidden, tile=tile, key=k[2]),
-            LIF(tau=2.0),
-            AnalogLinear(hidden, 10, tile=tile, key=k[3]),
-        ],
-        encoder=Encoder("direct", steps),
-        readout="mean",
-    )

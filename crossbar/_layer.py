@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import TYPE_CHECKING
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -15,9 +14,6 @@ from jaxtyping import Array, PRNGKeyArray
 
 from ._drift import Calibration
 from ._tile import Tile
-
-if TYPE_CHECKING:
-    from ._linear import AnalogLinear
 
 
 class AnalogState(eqx.Module):
@@ -91,8 +87,9 @@ class AbstractAnalogLayer(eqx.Module):
 
     @property
     @abc.abstractmethod
-    def crossbar(self) -> AnalogLinear:
-        """The `AnalogLinear` whose tiles hold this layer's weights."""
+    def crossbar(self) -> AbstractAnalogLayer:
+        """The `AnalogLinear` whose tiles hold this layer's weights (typed by the interface:
+        this module sits below the layers)."""
 
     @abc.abstractmethod
     def crossbar_inputs(self, x: Array) -> Array:
@@ -119,7 +116,7 @@ class AbstractAnalogWrapper(AbstractAnalogLayer):
     layer's. Subclasses define `linear` and implement `__call__` and `crossbar_inputs`
     (`AnalogConv2d` does; so can a user's own layer)."""
 
-    linear: eqx.AbstractVar[AnalogLinear]
+    linear: eqx.AbstractVar[AbstractAnalogLayer]  # an AnalogLinear
 
     @property
     def tile(self) -> Tile:
@@ -130,10 +127,10 @@ class AbstractAnalogWrapper(AbstractAnalogLayer):
         return self.linear.state
 
     @property
-    def crossbar(self) -> AnalogLinear:
+    def crossbar(self) -> AbstractAnalogLayer:
         return self.linear
 
-    def _with_linear(self, linear: AnalogLinear):
+    def _with_linear(self, linear: AbstractAnalogLayer):
         return eqx.tree_at(lambda m: m.linear, self, linear)
 
     def program(self, key: PRNGKeyArray, *, compensate: bool = True):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import equinox as eqx
@@ -16,11 +14,9 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 import devices
 
 from ._chip import analog_layers, sample_chip
-from ._converters import ADC, DAC
 from ._encoders import Encoder
 from ._layer import AbstractAnalogLayer
 from ._lif import AbstractNeuron
-from ._tile import Tile
 
 
 def _takes_key(layer) -> bool:
@@ -174,57 +170,3 @@ class SpikingNetwork(eqx.Module):
             return total / t.reshape((-1,) + (1,) * (total.ndim - 1))
         y = read.sum(0) if self.readout == "sum" else read.mean(0)
         return (y, outs[2]) if record else y
-
-
-class Flatten(eqx.Module):
-    """Flattens one example to a vector."""
-
-    def __call__(self, x: Array) -> Array:
-        return x.reshape(-1)
-
-
-class MaxPool2d(eqx.Module):
-    """Max pooling of one example `(channels, height, width)` over `size x size` windows
-    (stride `size`; a remainder is dropped, as PyTorch does)."""
-
-    size: int = eqx.field(static=True, default=2)
-
-    def __call__(self, x: Array) -> Array:
-        c, h, w = x.shape
-        s = self.size
-        x = x[:, : h - h % s, : w - w % s]
-        return x.reshape(c, h // s, s, w // s, s).max(axis=(2, 4))
-
-
-def ideal_tile(tile: Tile) -> Tile:
-    """The same tile with an ideal device and periphery: what a digital network computes."""
-    return dataclasses.replace(
-        tile,
-        device=devices.Ideal(),
-        dac=DAC(bits=None),
-        adc=ADC(bits=None, bound=math.inf),
-        out_noise=0.0,
-        w_noise=0.0,
-        bound_management="none",
-        drift_compensation="none",
-        ir_drop=None,
-        nonlinear_iv=False,
-        i_max=None,
-        adc_gain=0.0,
-        adc_offset=0.0,
-    )
-
-
-def map_tiles(model, fn: Callable[[Tile], Tile]):
-    """`model` with every analog layer's tile replaced by `fn(tile)` (weights kept)."""
-    return jax.tree_util.tree_map(
-        lambda x: x.with_tile(fn(x.tile)) if isinstance(x, AbstractAnalogLayer) else x,
-        model,
-        is_leaf=lambda x: isinstance(x, AbstractAnalogLayer),
-    )
-
-
-def as_digital(model):
-    """`model` computing in plain floating point: every tile made ideal (no device, no
-    converters, no noise). Differentiable in the weights; for plain training and baselines."""
-    return map_tiles(model, ideal_tile)

@@ -14,8 +14,8 @@ from devices.checks import is_real
 
 from ._lif import LIF
 from ._linear import AnalogLinear
-from ._network import SpikingNetwork, ideal_tile
-from ._tile import Tile
+from ._network import SpikingNetwork
+from ._tile import Tile, ideal_tile
 
 
 def _nir():

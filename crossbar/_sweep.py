@@ -26,10 +26,9 @@ import devices
 from devices.checks import check_int, is_real
 
 from ._checks import value_checks
-from ._chip import analog_layers, at_time, program
+from ._chip import analog_layers, as_digital, at_time, map_tiles, program
 from ._circuit import IRDrop
 from ._io import atomic_write_bytes, atomic_write_json, pyplot, save_figure
-from ._network import as_digital, map_tiles
 from ._tile import Tile, grid
 from .data import Dataset
 

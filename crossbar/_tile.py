@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Literal
@@ -472,3 +473,22 @@ def grid(n_in: int, n_out: int, tile: Tile) -> tuple[int, int, int, int]:
     """
     rows, cols = min(tile.rows, n_in), min(tile.cols, n_out)
     return -(-n_in // rows), -(-n_out // cols), rows, cols
+
+
+def ideal_tile(tile: Tile) -> Tile:
+    """The same tile with an ideal device and periphery: what a digital network computes."""
+    return dataclasses.replace(
+        tile,
+        device=devices.Ideal(),
+        dac=DAC(bits=None),
+        adc=ADC(bits=None, bound=math.inf),
+        out_noise=0.0,
+        w_noise=0.0,
+        bound_management="none",
+        drift_compensation="none",
+        ir_drop=None,
+        nonlinear_iv=False,
+        i_max=None,
+        adc_gain=0.0,
+        adc_offset=0.0,
+    )

@@ -21,9 +21,8 @@ from devices.checks import check_int, is_real
 
 from ._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from ._checks import value_checks
-from ._chip import analog_layers, at_time, program, sample_chip
+from ._chip import analog_layers, as_digital, at_time, program, sample_chip
 from ._layer import AbstractAnalogLayer
-from ._network import as_digital
 from .data import Dataset
 
 

@@ -5,15 +5,17 @@ spiking CNN. Public: `crossbar.models.build_snn(...)`."""
 from __future__ import annotations
 
 import jax.random as jr
+from jaxtyping import PRNGKeyArray
 
 import devices
 
-from ._conv import spiking_cnn
+from ._conv import AnalogConv2d, ChannelNorm
 from ._converters import ADC, DAC
 from ._encoders import Encoder
 from ._lif import LIF
 from ._linear import AnalogLinear
 from ._network import SpikingNetwork
+from ._pooling import Flatten, MaxPool2d
 from ._tile import Tile
 
 __all__ = ["DEFAULT_CONFIG", "DEVICES", "build_snn", "chip_tile", "spiking_cnn"]
@@ -79,5 +81,32 @@ def build_snn(config: dict, n_in: int, n_out: int, *, key) -> SpikingNetwork:
             AnalogLinear(c["hidden"], n_out, tile=tile, key=k2),
         ],
         encoder=Encoder(c["encoder"], c["steps"]),
+        readout="mean",
+    )
+
+
+def spiking_cnn(tile: Tile, *, key: PRNGKeyArray, steps: int = 8, channels=(32, 64), hidden=256):
+    """The spiking CNN of SpikingJelly's documentation for 28 x 28 inputs, every Conv and
+    Linear on crossbars: Conv(1->32, 3x3) -> Norm -> LIF(tau 2) -> MaxPool(2) -> Conv(32->64)
+    -> Norm -> LIF -> MaxPool(2) -> Flatten -> Linear(64*7*7 -> 256) -> LIF -> Linear(256 ->
+    10), direct input over T = 8 steps, mean output over time."""
+    c1, c2 = channels
+    k = jr.split(key, 4)
+    return SpikingNetwork(
+        [
+            AnalogConv2d(1, c1, 3, padding=1, tile=tile, key=k[0]),
+            ChannelNorm(c1, standardise=True),
+            LIF(tau=2.0),
+            MaxPool2d(2),
+            AnalogConv2d(c1, c2, 3, padding=1, tile=tile, key=k[1]),
+            ChannelNorm(c2, standardise=True),
+            LIF(tau=2.0),
+            MaxPool2d(2),
+            Flatten(),
+            AnalogLinear(c2 * 7 * 7, hidden, tile=tile, key=k[2]),
+            LIF(tau=2.0),
+            AnalogLinear(hidden, 10, tile=tile, key=k[3]),
+        ],
+        encoder=Encoder("direct", steps),
         readout="mean",
     )
