@@ -17,7 +17,7 @@ from jaxtyping import PRNGKeyArray
 
 from devices.checks import check_int, is_real
 
-from ._chip import at_time, program
+from ._chip import at_time, map_tiles, program
 from ._convert import convert
 from ._io import pyplot, save_figure
 from ._tile import Tile, ideal_tile
@@ -109,29 +109,14 @@ def conversion_curve(
     y = jnp.asarray(data.y_test)
     idx = jnp.asarray(steps) - 1
 
-    # Direct coding is the same current every step: one run of max(steps) steps gives the
-    # answer after every shorter run too (`readout_over_time`), one compilation per network.
-    @eqx.filter_jit
-    def accuracy(net, k):
-        over_time = jax.vmap(lambda xi, ki: net.readout_over_time(xi, key=ki))(
-            x, jr.split(k, x.shape[0])
-        )  # (N, T, classes)
-        return jnp.mean(jnp.argmax(over_time[:, idx], -1) == y[:, None], axis=0)
-
-    @eqx.filter_jit
-    def chips(net, keys):
-        def one(k):
-            k_prog, k_read, k_run = jr.split(k, 3)
-            return accuracy(at_time(program(net, k_prog), t, k_read), k_run)
-
-        return jax.vmap(one)(keys)
-
     k_ideal, k_dev = jr.split(key)
     n_steps = max(steps)
     net = convert(ann, x_cal, tile=tile, steps=n_steps, percentile=percentile)
-    digital = convert(ann, x_cal, tile=ideal_tile(tile), steps=n_steps, percentile=percentile)
-    ideal = np.asarray(accuracy(digital, k_ideal), np.float64)
-    per_chip = np.asarray(chips(net, jr.split(k_dev, n_chips)), np.float64)  # (chips, steps)
+    digital = map_tiles(net, ideal_tile)  # the same weights on ideal tiles: no second conversion
+    ideal = np.asarray(_accuracy(digital, x, y, idx, k_ideal), np.float64)
+    t = jnp.asarray(float(t))
+    keys = jr.split(k_dev, n_chips)
+    per_chip = np.asarray(_chip_accuracies(net, x, y, idx, t, keys), np.float64)  # (chips, steps)
     return {
         "steps": steps,
         "ann": ann_accuracy(ann, data),
@@ -142,6 +127,26 @@ def conversion_curve(
         "n_chips": n_chips,
         "percentile": float(percentile),
     }
+
+
+# Direct coding is the same current every step: one run of max(steps) steps gives the answer
+# after every shorter run too (`readout_over_time`). Module level: one compilation per network
+# structure, not per call.
+@eqx.filter_jit
+def _accuracy(net, x, y, idx, k):
+    over_time = jax.vmap(lambda xi, ki: net.readout_over_time(xi, key=ki))(
+        x, jr.split(k, x.shape[0])
+    )  # (N, T, classes)
+    return jnp.mean(jnp.argmax(over_time[:, idx], -1) == y[:, None], axis=0)
+
+
+@eqx.filter_jit
+def _chip_accuracies(net, x, y, idx, t, keys):
+    def one(k):
+        k_prog, k_read, k_run = jr.split(k, 3)
+        return _accuracy(at_time(program(net, k_prog), t, k_read), x, y, idx, k_run)
+
+    return jax.vmap(one)(keys)
 
 
 def plot_conversion(curve: dict, path) -> Path | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
@@ -45,7 +47,7 @@ class Encoder(eqx.Module):
 
     `encoder(x, key=...) -> (steps, *x.shape)`; rate coding needs the key."""
 
-    kind: str = eqx.field(static=True, default="rate")
+    kind: Literal["rate", "latency", "direct"] = eqx.field(static=True, default="rate")
     steps: int = eqx.field(static=True, default=8)
 
     def __check_init__(self):

@@ -369,8 +369,9 @@ def _one_pass(
     """Steps 2 to 5 for every tile: `(combined y (T_r, T_c, C), clipped (T_r, T_c))` (the
     arguments of `adc_readouts`)."""
     y, xq = adc_readouts(tile, w_r, x, scale, key, g, adc_errors)
-    clipped = jnp.any(tile.adc.clip(y) != y, axis=(0, 3))  # beyond the bound after rounding
-    y = tile.adc.clip(y)
+    y_clip = tile.adc.clip(y)
+    clipped = jnp.any(y_clip != y, axis=(0, 3))  # beyond the bound after rounding
+    y = y_clip
     x_sum = jnp.sum(xq, axis=-1, keepdims=True)
     if x_sum.ndim == 2:
         x_sum = x_sum[:, None]  # (T_r, 1, 1)

@@ -27,7 +27,7 @@ def round_ste(x: Array) -> Array:
     return jnp.round(x) + (x - jax.lax.stop_gradient(x))
 
 
-class _Wrapper(AbstractDevice):
+class _AbstractWrapper(AbstractDevice):
     """A device that delegates to `device`; subclasses add one effect."""
 
     device: eqx.AbstractVar[AbstractDevice]
@@ -44,7 +44,7 @@ class _Wrapper(AbstractDevice):
         return self.device.current(g, v)
 
 
-class Quantised(_Wrapper):
+class Quantised(_AbstractWrapper):
     r"""Finite conductance levels: the target is rounded to one of `levels` evenly spaced
     conductances between `g_min` and `g_max` before the wrapped device programs it.
 
@@ -89,7 +89,7 @@ class StuckAtState(eqx.Module):
     stuck_high: Array
 
 
-class StuckAt(_Wrapper):
+class StuckAt(_AbstractWrapper):
     """Stuck-at faults: a fraction of the cells stuck at `g_min`, another at `g_max`.
 
     Which cells are stuck is drawn once, at programming (each cell independently: stuck low
@@ -133,7 +133,7 @@ class VariabilityState(eqx.Module):
     gain: Array
 
 
-class Variability(_Wrapper):
+class Variability(_AbstractWrapper):
     r"""Device-to-device variability: each cell has its own conductance window.
 
     Drawn once at programming: $\gamma = \max(1 + \sigma \xi, 0)$ for each cell, so that cell's
