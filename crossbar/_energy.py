@@ -83,19 +83,19 @@ class EnergyModel(eqx.Module):
     published.
     """
 
-    v_read: float | None = eqx.field(static=True, default=None)
-    read_time: float | None = eqx.field(static=True, default=None)
+    v_read: float | None = None
+    read_time: float | None = None
     adc: Literal["walden", "sar"] = eqx.field(static=True, default="walden")
-    adc_fom: float = eqx.field(static=True, default=5e-15)
-    sar_5bit: float = eqx.field(static=True, default=42e-15)
-    dac_fom: float = eqx.field(static=True, default=0.5e-15)
-    adc_time: float = eqx.field(static=True, default=10e-9)
-    neuron_update: float = eqx.field(static=True, default=INT8_ADD + INT8_MULT)
+    adc_fom: float = 5e-15
+    sar_5bit: float = 42e-15
+    dac_fom: float = 0.5e-15
+    adc_time: float = 10e-9
+    neuron_update: float = INT8_ADD + INT8_MULT
     input_encoding: Literal["amplitude", "pwm"] = eqx.field(static=True, default="amplitude")
     adc_during_read: bool = eqx.field(static=True, default=False)
-    digital_output: float = eqx.field(static=True, default=FP16_MULT + FP16_ADD)
-    sram_word: float = eqx.field(static=True, default=SRAM_8KB_WORD)
-    static_power: float = eqx.field(static=True, default=0.0)
+    digital_output: float = FP16_MULT + FP16_ADD
+    sram_word: float = SRAM_8KB_WORD
+    static_power: float = 0.0
     profiles: tuple = eqx.field(static=True, default=())
 
     def __check_init__(self):

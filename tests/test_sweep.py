@@ -102,3 +102,50 @@ def test_bad_input():
         crossbar.sweep(net, data, {"t": [1.0]}, key=jr.PRNGKey(0), max_bytes=1000)
     with pytest.raises(ValueError, match="r_wire"):
         crossbar.sweep(net, data, {"r_wire": [-1.0]}, key=jr.PRNGKey(0))
+
+
+def test_points_that_differ_in_floats_run_together_with_each_points_own_numbers():
+    """A grid over floats (noise, a device coefficient, the wire resistance, stuck cells, t)
+    runs as vmapped programs over points: every point gives what it gives swept alone (the
+    same accuracy of every chip; output errors to float32 rounding), and a bit count splits
+    the grid into one program per value."""
+    from crossbar._chip import map_tiles
+    from crossbar._sweep import _groups, _tiles
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (40, 12)).astype(np.float32)
+    y = (x[:, :3].argmax(1)).astype(np.int32)
+    data = crossbar.data.arrays(x, y, x[:30], y[:30])
+    tile = crossbar.Tile(
+        device=devices.PCM(),
+        rows=8,
+        cols=8,
+        dac=crossbar.DAC(bits=6),
+        adc=crossbar.ADC(bits=6, bound=8.0),
+        out_noise=0.05,
+        ir_drop=crossbar.IRDrop(r_wire=1.0),
+    )
+    net = crossbar.AnalogLinear(12, 3, tile=tile, key=jr.PRNGKey(0))
+    grid = {
+        "tile.out_noise": [0.02, 0.2],
+        "device.prog_noise_scale": [0.5, 2.0],
+        "r_wire": [0.5, 50.0],
+        "stuck_fraction": [0.0, 0.2],
+        "t": [10.0, 3e7],
+    }
+    together = crossbar.sweep(net, data, grid, key=jr.PRNGKey(1), n_chips=3)
+    assert len(together) == 32
+    for row in together[::11]:  # three of them
+        point = {name: [row[name]] for name in grid}
+        alone = crossbar.sweep(net, data, point, key=jr.PRNGKey(1), n_chips=3)[0]
+        assert alone["accuracy_chips"] == row["accuracy_chips"], point
+        np.testing.assert_allclose(alone["output_error_chips"], row["output_error_chips"], 1e-5)
+    # the floats vary the outputs (the sweep is not of one point repeated)
+    assert len({tuple(r["output_error_chips"]) for r in together}) == 32
+    variants = [map_tiles(net, lambda t, b=b: _tiles(t, {"adc.bits": b})) for b in (4, 6, 8)]
+    assert len(_groups(variants)) == 3
+    variants = [
+        map_tiles(net, lambda t, v=v: _tiles(t, {"tile.out_noise": v}))
+        for v in grid["tile.out_noise"]
+    ]
+    assert [len(i) for i, _ in _groups(variants)] == [2]
