@@ -6,6 +6,7 @@ in microsiemens and `t` in seconds since programming; see `AbstractDevice`.
 
 from . import checks as checks
 from ._abstract import AbstractDevice as AbstractDevice
+from ._abstract import ohmic as ohmic
 from ._effects import Quantised as Quantised
 from ._effects import StuckAt as StuckAt
 from ._effects import StuckAtState as StuckAtState

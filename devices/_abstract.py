@@ -41,14 +41,16 @@ class AbstractDevice(eqx.Module):
     draws are per cell), which `program_and_read` relies on for its derivative and
     `tests/test_device_api.py` checks for every model (a diagonal Jacobian).
 
-    Every device has the attributes `g_min` and `g_max`, its conductance range in uS.
-    Subclasses implement `_program` (whose `g_target` is already checked and clipped) and
-    `_read` (whose `t` is already checked); a non-linear cell also overrides `current`.
+    Every device has `g_min` and `g_max`, its conductance range in uS. Subclasses implement
+    `_program` (whose `g_target` is already checked and clipped), `_read` (whose `t` is
+    already checked), `is_stochastic` and `current` (`ohmic` for a linear cell); the methods
+    implemented here are not overridden.
     """
 
     # Every device has `g_min` and `g_max` (uS): concrete models as fields, wrappers as
-    # properties of the device they wrap. (Not annotated here: an annotation would make them
-    # dataclass fields of every subclass, wrappers included.)
+    # properties of the device they wrap. Not `eqx.AbstractVar`s here: with Equinox 0.13 the
+    # annotation made them dataclass fields of the wrappers too (StuckAt then wanted a
+    # `g_max` argument), where a property of the wrapped device is what they are.
 
     def program(self, key: PRNGKeyArray, g_target: ArrayLike, *, check: bool = True) -> eqx.Module:
         """Program target conductances `g_target` (uS, any shape).
@@ -114,17 +116,14 @@ class AbstractDevice(eqx.Module):
         return _cellwise(static, (dynamic, k_program, k_read, t), g_target)
 
     @property
+    @abc.abstractmethod
     def is_stochastic(self) -> bool:
         """Whether `program` or `read` draws random numbers (so callers must pass real keys)."""
-        return True
 
+    @abc.abstractmethod
     def current(self, g: ArrayLike, v: ArrayLike) -> Array:
-        """Cell current in uA for conductance `g` (uS) and voltage `v` (V): Ohm's law, `g v`.
-
-        Devices with a non-linear I-V curve override this; the crossbar uses it in both the
-        ideal and the IR-drop solve.
-        """
-        return jnp.asarray(g) * jnp.asarray(v)
+        """Cell current in uA for conductance `g` (uS) and voltage `v` (V): `ohmic(g, v)` for
+        a linear cell. The crossbar uses it in both the ideal and the IR-drop solve."""
 
     @abc.abstractmethod
     def _program(self, key: PRNGKeyArray, g_target: Array) -> eqx.Module:
@@ -133,6 +132,12 @@ class AbstractDevice(eqx.Module):
     @abc.abstractmethod
     def _read(self, key: PRNGKeyArray, state: eqx.Module, t: Array) -> Array:
         """Read a programmed state at checked times."""
+
+
+def ohmic(g: ArrayLike, v: ArrayLike) -> Array:
+    """Ohm's law, `g v`: the current in uA of a linear cell of conductance `g` (uS) at `v`
+    (V)."""
+    return jnp.asarray(g) * jnp.asarray(v)
 
 
 def _program_read(static, aux, g_target: Array) -> Array:

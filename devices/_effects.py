@@ -113,6 +113,10 @@ class StuckAt(_AbstractWrapper):
                 f"got {self.p_low!r} + {self.p_high!r} = {self.p_low + self.p_high!r}."
             )
 
+    @property
+    def is_stochastic(self) -> bool:
+        return True
+
     def _program(self, key: PRNGKeyArray, g_target: Array) -> StuckAtState:
         k_inner, k_fault = jr.split(key)
         u = jr.uniform(k_fault, g_target.shape)
@@ -149,6 +153,10 @@ class Variability(_AbstractWrapper):
 
     def __check_init__(self):
         check_nonnegative("Variability", "sigma", self.sigma)
+
+    @property
+    def is_stochastic(self) -> bool:
+        return True
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> VariabilityState:
         k_inner, k_gain = jr.split(key)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from ._abstract import AbstractDevice
+from ._abstract import AbstractDevice, ohmic
 from .checks import check_conductance_range
 
 
@@ -37,6 +37,9 @@ class Ideal(AbstractDevice):
     @property
     def is_stochastic(self) -> bool:
         return False
+
+    def current(self, g: ArrayLike, v: ArrayLike) -> Array:
+        return ohmic(g, v)
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> IdealState:
         del key

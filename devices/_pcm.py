@@ -6,9 +6,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from ._abstract import AbstractDevice
+from ._abstract import AbstractDevice, ohmic
 from ._random import normal, rectified
 from ._stats import AbstractStatistic, LogLinear, Piecewise, Polynomial, PowerLaw
 from .checks import check_conductance_range, check_nonnegative, check_positive, scalar_value
@@ -198,6 +198,13 @@ class PCM(AbstractDevice):
         )
         kwargs.update(overrides)
         return cls(g_max, **kwargs)
+
+    @property
+    def is_stochastic(self) -> bool:
+        return True
+
+    def current(self, g: ArrayLike, v: ArrayLike) -> Array:
+        return ohmic(g, v)
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> PCMState:
         k_prog, k_nu = jr.split(key)

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from ._abstract import AbstractDevice
+from ._abstract import AbstractDevice, ohmic
 from .checks import (
     check_conductance_range,
     check_finite_number,
@@ -257,6 +257,9 @@ class AbstractPulsedDevice(AbstractDevice):
     @property
     def is_stochastic(self) -> bool:
         return self._has_dtod
+
+    def current(self, g: ArrayLike, v: ArrayLike) -> Array:
+        return ohmic(g, v)
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> PulsedState:
         """Cells made (their spread drawn from `key`) and set to `g_target` within their own

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from ._abstract import AbstractDevice
+from ._abstract import AbstractDevice, ohmic
 from ._random import device_noise
 from ._stats import Polynomial
 from .checks import (
@@ -82,6 +82,13 @@ class RRAMCMO(AbstractDevice):
         """Programming spread in uS at conductance `g` (uS)."""
         c0, c1 = (0.00081107, 0.00106879) if self.acceptance == 0.2 else (0.0112185, 0.0112903)
         return c0 + c1 * jnp.asarray(g)
+
+    @property
+    def is_stochastic(self) -> bool:
+        return True
+
+    def current(self, g: ArrayLike, v: ArrayLike) -> Array:
+        return ohmic(g, v)
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> RRAMState:
         return RRAMState(g_target, device_noise(key, g_target.shape, g_target.dtype))
@@ -159,6 +166,13 @@ class RRAMWan2022(AbstractDevice):
             out = out + w * (s[i + 1] - s[i])
         return out
 
+    @property
+    def is_stochastic(self) -> bool:
+        return True
+
+    def current(self, g: ArrayLike, v: ArrayLike) -> Array:
+        return ohmic(g, v)
+
     def _program(self, key: PRNGKeyArray, g_target: Array) -> RRAMState:
         return RRAMState(g_target, device_noise(key, g_target.shape, g_target.dtype))
 
@@ -207,6 +221,10 @@ class RRAMMilo2021(AbstractDevice):
     def prog_sigma(self, g: ArrayLike) -> Array:
         """Programming spread in uS at conductance `g` (uS)."""
         return jnp.maximum(-0.009107 * jnp.asarray(g) + 4.782321, 0.0)
+
+    @property
+    def is_stochastic(self) -> bool:
+        return True
 
     def _program(self, key: PRNGKeyArray, g_target: Array) -> RRAMState:
         return RRAMState(g_target, device_noise(key, g_target.shape, g_target.dtype))
