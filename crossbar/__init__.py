@@ -39,8 +39,8 @@ from ._encoders import direct_encode as direct_encode
 from ._encoders import latency_encode as latency_encode
 from ._encoders import rate_encode as rate_encode
 from ._energy import EnergyModel as EnergyModel
-from ._energy import EnergyReport as EnergyReport
 from ._energy import estimate_energy as estimate_energy
+from ._energy_report import EnergyReport as EnergyReport
 from ._io import atomic_write_bytes as atomic_write_bytes
 from ._io import atomic_write_json as atomic_write_json
 from ._layer import AbstractAnalogLayer as AbstractAnalogLayer
@@ -67,8 +67,8 @@ from ._stdp import STDP as STDP
 from ._stdp import PlasticLinear as PlasticLinear
 from ._stdp import to_pulses as to_pulses
 from ._stdp_study import stdp_digits as stdp_digits
-from ._sweep import SweepResult as SweepResult
 from ._sweep import sweep as sweep
+from ._sweep_result import SweepResult as SweepResult
 from ._tile import Tile as Tile
 from ._tile import ideal_tile as ideal_tile
 from ._train import TrainStep as TrainStep

@@ -114,18 +114,11 @@ def load_checkpoint(path: str | os.PathLike, like) -> tuple[Any, dict]:
     try:
         loaded = eqx.tree_deserialise_leaves(buf, arrays)
     except (ValueError, RuntimeError, OSError, EOFError) as e:  # a shape or dtype differs
+        # (Equinox checks every array's type, shape and dtype against `like`. That is the
+        # whole check for format 1, which stored every leaf of the tree, then all arrays, in
+        # the order the arrays have now: its fingerprint was the text of a structure that no
+        # longer exists.)
         raise ValueError(f"{other} ({e})") from None
     if buf.tell() != len(payload):  # the file holds more arrays than the model
         raise ValueError(other)
-    if version == 1:
-        # Format 1 stored every leaf of the tree, which were then all arrays (a Tile was a
-        # static field), in the order the arrays have now; its fingerprint was the text of a
-        # structure that no longer exists, so the arrays are checked one by one instead.
-        want = jax.tree_util.tree_leaves(arrays)
-        got = jax.tree_util.tree_leaves(loaded)
-        if len(got) != len(want) or any(
-            np.shape(a) != np.shape(b) or np.asarray(a).dtype != np.asarray(b).dtype
-            for a, b in zip(got, want)
-        ):
-            raise ValueError(other)
     return eqx.combine(loaded, like), header["meta"]

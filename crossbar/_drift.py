@@ -22,8 +22,9 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
+from ._analog_mvm import adc_readouts
 from ._converters import clips
-from ._tile import Tile, adc_readouts
+from ._tile import Tile
 
 #: Calibration input vectors per row tile.
 CALIBRATION_VECTORS = 64

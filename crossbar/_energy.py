@@ -13,13 +13,14 @@ from jaxtyping import PRNGKeyArray
 
 from devices.checks import check_nonnegative, check_positive
 
+from ._analog_mvm import split_rows, untiled
 from ._chip import analog_layers
-from ._io import atomic_write_json, pyplot, save_figure
+from ._energy_report import COMPONENTS, EnergyReport
 from ._layer import AbstractAnalogLayer
 from ._lif import AbstractNeuron
 from ._linear import AnalogLinear
 from ._network import SpikingNetwork
-from ._tile import grid, split_rows, untiled
+from ._tile import grid
 
 # Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm, joules per operation.
 FP32_ADD, FP32_MULT = 0.9e-12, 3.7e-12
@@ -36,7 +37,6 @@ INT4_MAC = INT8_MULT / 4 + INT8_ADD / 2
 NEUROMORPHIC = (("truenorth", 26e-12), ("loihi", 23.6e-12))
 
 #: The components of an analog inference, as named in the report.
-COMPONENTS = ("array_j", "dac_j", "adc_j", "digital_j", "memory_j", "neuron_j")
 
 
 class EnergyModel(eqx.Module):
@@ -382,62 +382,3 @@ def _snn_traffic(rows, bits: int, model: EnergyModel) -> float:
                 r["in_features"] * r["out_features"] + r["vectors"] * r["in_features"]
             ) * bits
     return bits_total / 64 * model.sram_word
-
-
-class EnergyReport(dict):
-    """The result of `estimate_energy`: a dict of plain numbers (JSON as it stands), which
-    prints as a table, writes itself with `to_json(path)` (atomically) and plots a stacked
-    bar chart with `plot(path)`."""
-
-    def __str__(self) -> str:
-        cols = " ".join(f"{c[:-2]:>9}" for c in COMPONENTS)
-        head = f"{'layer':>26} | {cols} | {'SynOps':>9} {'rate':>6}"
-        lines = [
-            f"energy per inference: {_j(self['joules_per_inference'])} "
-            f"({self['examples']} examples, T = {self['time_steps']}, "
-            f"latency {self['latency_s'] * 1e6:.2f} us)",
-            head,
-            "-" * len(head),
-        ]
-        for r in self["layers"]:
-            rate = "" if r["firing_rate"] is None else f"{r['firing_rate']:.3f}"
-            comps = " ".join(f"{_j(r[c]):>9}" for c in COMPONENTS)
-            lines.append(f"{r['name']:>26} | {comps} | {r['synops']:9.0f} {rate:>6}")
-        lines.append(
-            f"MACs {self['macs']:.0f}, SynOps {self['synops']:.0f}; baselines per inference:"
-        )
-        for name, value in self["baselines"].items():
-            lines.append(
-                f"  {name:>18}: {_j(value):>10}  "
-                f"({value / self['joules_per_inference']:8.1f} x this chip)"
-            )
-        return "\n".join(lines)
-
-    def to_json(self, path) -> None:
-        atomic_write_json(path, dict(self))
-
-    def plot(self, path):
-        """A stacked bar per layer and component; None without matplotlib."""
-        plt = pyplot()
-        if plt is None:
-            return None
-        fig, ax = plt.subplots(figsize=(6, 4))
-        names = [r["name"] for r in self["layers"]]
-        bottom = np.zeros(len(names))
-        for comp in COMPONENTS:
-            values = np.array([r[comp] for r in self["layers"]]) * 1e12
-            ax.bar(names, values, bottom=bottom, label=comp[:-2])
-            bottom += values
-        ax.set_ylabel("energy per inference (pJ)")
-        ax.set_title("energy by layer and component")
-        ax.legend()
-        plt.setp(ax.get_xticklabels(), rotation=15, ha="right")
-        return save_figure(fig, path, dpi=120, bbox_inches="tight")
-
-
-def _j(value: float) -> str:
-    """Joules in the unit that reads best."""
-    for unit, scale in (("uJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12), ("fJ", 1e-15)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.3g} J"

@@ -13,6 +13,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from devices.checks import is_integer
 
+from ._analog_mvm import analog_mvm, split_rows, tiled, untiled
 from ._checks import checking, value_checks
 from ._converters import exact_div
 from ._drift import (
@@ -23,7 +24,7 @@ from ._drift import (
     one_hot_response,
 )
 from ._layer import AbstractAnalogLayer, AnalogState, check_tile
-from ._tile import Tile, analog_mvm, grid, split_rows, tiled, untiled
+from ._tile import Tile, grid
 
 
 class AnalogLinear(AbstractAnalogLayer):

@@ -24,8 +24,9 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 import devices
 from devices.checks import check_int, check_nonnegative, check_positive
 
+from ._analog_mvm import analog_mvm, split_rows, tiled
 from ._mapping import Differential
-from ._tile import Tile, analog_mvm, grid, split_rows, tiled
+from ._tile import Tile, grid
 
 
 class STDP(eqx.Module):

@@ -3,12 +3,8 @@ sharded over every JAX device, written as it goes and resumable."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import hashlib
-import io
 import itertools
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -28,7 +24,7 @@ from devices.checks import check_int, is_real
 from ._checks import value_checks
 from ._chip import analog_layers, as_digital, at_time, map_tiles, program
 from ._circuit import IRDrop
-from ._io import atomic_write_bytes, atomic_write_json, pyplot, save_figure
+from ._sweep_result import SweepResult, _fingerprint, _resume, _stats
 from ._tile import Tile, grid
 from .data import Dataset
 
@@ -167,18 +163,15 @@ def _is_float(v) -> bool:
     return isinstance(v, (float, np.floating)) and not isinstance(v, bool)
 
 
-def _groups(variants: list) -> list[tuple[list[int], tuple[int, ...]]]:
-    """Consecutive points whose models differ only in float leaves (a swept noise level,
-    bound, coefficient...): `(point indices, positions of the leaves that differ)` per
-    group. Anything else that differs (a bit count, a tile size, a device class: the
-    program's structure) starts a new group."""
+def _groups(flat: list) -> list[tuple[list[int], tuple[int, ...]]]:
+    """Consecutive points whose models (`flat`: each `(leaves, treedef)`) differ only in float
+    leaves (a swept noise level, bound, coefficient...): `(point indices, positions of the
+    leaves that differ)` per group. Anything else that differs (a bit count, a tile size, a
+    device class: the program's structure) starts a new group."""
     groups: list[tuple[list[int], set[int]]] = []
-    first = None
-    for i, variant in enumerate(variants):
-        leaves, treedef = jax.tree_util.tree_flatten(variant)
-        differ = _differing(first, (leaves, treedef)) if first is not None else None
+    for i, point in enumerate(flat):
+        differ = _differing(flat[groups[-1][0][0]], point) if groups else None
         if differ is None:
-            first = (leaves, treedef)
             groups.append(([i], set()))
         else:
             groups[-1][0].append(i)
@@ -204,72 +197,6 @@ def _differing(a, b) -> set[int] | None:
             return None
         if type(u) is not type(v) or u != v:
             return None
-    return out
-
-
-def _fingerprint(model, config: dict) -> str:
-    leaves = [np.asarray(v) for v in jax.tree.leaves(eqx.filter(model, eqx.is_array))]
-    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
-    for leaf in leaves:
-        h.update(leaf.tobytes())
-    return h.hexdigest()[:16]
-
-
-class SweepResult(list):
-    """The rows of a sweep (one dict per grid point: the parameters, then `accuracy` and
-    `output_error` as `median`, `mean`, `std`, `min`, `max` over chips and the per-chip
-    lists); `to_csv`, `to_json` and `plot`."""
-
-    def __init__(self, rows, params: Sequence[str], meta: dict):
-        super().__init__(rows)
-        self.params = list(params)
-        self.meta = meta
-
-    def to_json(self, path) -> None:
-        atomic_write_json(path, {"meta": self.meta, "params": self.params, "rows": list(self)})
-
-    def to_csv(self, path) -> None:
-        buf = io.StringIO()
-        stats = [f"{m}_{s}" for m in ("accuracy", "output_error") for s in _STATS]
-        writer = csv.writer(buf)
-        writer.writerow(self.params + stats)
-        for row in self:
-            writer.writerow([row[p] for p in self.params] + [row[s] for s in stats])
-        atomic_write_bytes(path, buf.getvalue().encode())
-
-    def plot(self, path, metric: str = "accuracy"):
-        """One panel per parameter: the median over chips (and over the other parameters'
-        values) with the chip-to-chip range shaded. None without matplotlib."""
-        plt = pyplot()
-        if plt is None:
-            return None
-        fig, axes = plt.subplots(1, len(self.params), figsize=(4 * len(self.params), 3.2))
-        axes = np.atleast_1d(axes)
-        for ax, p in zip(axes, self.params):
-            values = sorted({row[p] for row in self}, key=lambda v: (isinstance(v, str), v))
-            chips = [
-                np.concatenate([row[f"{metric}_chips"] for row in self if row[p] == v])
-                for v in values
-            ]
-            xs = np.arange(len(values)) if any(isinstance(v, str) for v in values) else values
-            med = [np.median(c) for c in chips]
-            ax.fill_between(xs, [c.min() for c in chips], [c.max() for c in chips], alpha=0.3)
-            ax.plot(xs, med, "o-")
-            if p in ("t", "r_wire") and all(is_real(v) and v > 0 for v in values):
-                ax.set_xscale("log")
-            ax.set_xlabel(p)
-            ax.set_ylabel(metric.replace("_", " "))
-        fig.tight_layout()
-        return save_figure(fig, path, dpi=110)
-
-
-_STATS = ("median", "mean", "std", "min", "max")
-
-
-def _stats(name: str, values: np.ndarray) -> dict:
-    values = np.asarray(values, np.float64)
-    out = {f"{name}_{s}": float(getattr(np, s)(values)) for s in _STATS}
-    out[f"{name}_chips"] = values.tolist()
     return out
 
 
@@ -385,28 +312,27 @@ def sweep(
     ex_keys = shard(ex_keys)
     reference = shard(reference)
 
-    variants = [
-        map_tiles(model, lambda tile, p=p: _tiles(tile, dict(zip(names, p)))) for p in points
+    params = [dict(zip(names, p)) for p in points]
+    times = [float(q.get("t", t)) for q in params]
+    # each point's model, flattened once: (leaves, treedef)
+    flat = [
+        jax.tree_util.tree_flatten(map_tiles(model, lambda tile, q=q: _tiles(tile, q)))
+        for q in params
     ]
-    times = [float(dict(zip(names, p)).get("t", t)) for p in points]
     # Points that differ only in floats run as one compiled, vmapped program over (points x
     # chips), in chunks that fit in memory; the files are rewritten after every chunk.
     per_chunk = max(1, min(MAX_POINTS_PER_CALL, limit // max(need, 1)))
-    for index, positions in _groups(variants):
+    for index, positions in _groups(flat):
         size = min(per_chunk, len(index))
         for start in range(0, len(index), size):
             chunk = [i for i in index[start : start + size] if i >= len(rows)]
             if not chunk:
                 continue
             padded = chunk + [chunk[-1]] * (size - len(chunk))  # one shape: one program
-            leaves, treedef = jax.tree_util.tree_flatten(variants[padded[0]])
-            for i in positions:
-                leaves[i] = _PLACEHOLDER
+            leaves, treedef = flat[padded[0]]
+            leaves = [_PLACEHOLDER if i in positions else v for i, v in enumerate(leaves)]
             base = jax.tree_util.tree_unflatten(treedef, leaves)
-            values = tuple(
-                jnp.asarray([jax.tree_util.tree_leaves(variants[j])[i] for j in padded])
-                for i in positions
-            )
+            values = tuple(jnp.asarray([flat[j][0][i] for j in padded]) for i in positions)
             ts = jnp.asarray([times[j] for j in padded])
             acc, err = _points(
                 base, positions, values, ts, xs, ys, mask, ex_keys, chip_keys, reference
@@ -443,22 +369,3 @@ def _physical_memory() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 16 * 2**30
-
-
-def _resume(path, meta: dict) -> list:
-    """The finished rows of an earlier run of the same sweep, or [] if there is none."""
-    file = Path(f"{path}.json")
-    if not file.exists():
-        return []
-    try:
-        saved = json.loads(file.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(
-            f"sweep: {file} exists but is not a sweep's JSON ({e}); move it away."
-        ) from e
-    if saved.get("meta") != meta:
-        raise ValueError(
-            f"sweep: {file} holds a different sweep (other model, grid, chips, time or key); "
-            "it is left untouched. Choose another `path` or remove it."
-        )
-    return list(saved["rows"])

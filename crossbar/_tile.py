@@ -1,17 +1,15 @@
-"""One crossbar's configuration, and the analog matrix-vector product of a grid of tiles."""
+"""One crossbar's configuration (`Tile`), the grid of tiles a layer needs, and the ideal tile.
+The analog matrix-vector product itself is `crossbar._analog_mvm`."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from typing import Literal
 
 import equinox as eqx
-import equinox.internal as eqxi
 import jax
-import jax.numpy as jnp
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array
 
 import devices
 from devices.checks import (
@@ -23,10 +21,9 @@ from devices.checks import (
     scalar_value,
 )
 
-from ._circuit import IRDrop, ideal_currents, ir_drop_aihwkit, solve_ir_drop
-from ._converters import ADC, DAC, clip_symmetric
+from ._circuit import IRDrop
+from ._converters import ADC, DAC
 from ._mapping import AbstractMapping, Differential
-from ._product import _mvm
 
 #: The largest output or weight noise a Tile accepts, tile units.
 MAX_NOISE = 1e3
@@ -258,212 +255,6 @@ class Tile(eqx.Module):
             limit = min(limit, res_max / res)
         # reductions 1, 2, 4, ...: the loop stops after the first reduction beyond the limit
         return int(math.floor(math.log2(max(limit, 1.0)))) + 2
-
-
-def _per_tile(fn: Callable, w: Array, x: Array) -> Array:
-    """`fn(w_tile (R, C), x_tile (R,)) -> (C,)` for every tile: `w (T_r, T_c, C, R)`, `x
-    (T_r, T_c, R)` -> `(T_r, T_c, C)`."""
-    return jax.vmap(jax.vmap(lambda w, x: fn(w.T, x)))(w, x)
-
-
-def _noise_var(tile: Tile, x: Array, w_r: Array) -> Array | None:
-    """The variance of the output-referred noise (weight noise and output noise) of each
-    output, broadcastable to `(n, T_r, T_c, C)`, or None when there is none."""
-    var = None
-    if tile.has("w_noise"):
-        if tile.w_noise_type == "additive":
-            x2 = jnp.sum(x * x, axis=-1)  # (T_r,) or (T_r, T_c)
-            var = tile.w_noise**2 * (x2[:, None, None] if x.ndim == 2 else x2[..., None])
-        else:
-            var = tile.w_noise**2 * _mvm(x * x, jnp.abs(w_r))
-    if tile.has("out_noise"):
-        var = jnp.asarray(tile.out_noise**2, x.dtype) if var is None else var + tile.out_noise**2
-    return var
-
-
-def _circuit_mvm(tile: Tile, g: Array, xq: Array) -> Array:
-    """Step 3 from currents: `(n_readouts, T_r, T_c, C)` in tile units.
-
-    `g`: conductances `(n_arrays, T_r, T_c, C, R)`, uS; `xq`: converted inputs `(T_r, T_c, R)`.
-    """
-    device = tile.device
-    current = device.current if tile.nonlinear_iv else None
-    v = tile.v_read * xq
-    ir = tile.ir_drop
-    if ir is not None and ir.method == "exact":
-
-        def solve(g, v):
-            return solve_ir_drop(
-                g,
-                v,
-                ir.r_wire,
-                current=current,
-                rtol=ir.rtol,
-                max_iter=ir.max_iter,
-                newton_steps=ir.newton_steps,
-            )
-    else:
-
-        def solve(g, v):
-            return ideal_currents(g, v, current)
-
-    i = jax.vmap(lambda g: _per_tile(solve, g, v))(g)  # (n_arrays, T_r, T_c, C), uA
-    if tile.i_max is not None:
-        i = clip_symmetric(i, tile.i_max)
-    return tile.readout_weights(i / tile.v_read)
-
-
-def adc_readouts(
-    tile: Tile,
-    w_r: Array,
-    x: Array,
-    scale: Array,
-    key: PRNGKeyArray | None,
-    g: Array | None = None,
-    adc_errors: tuple[Array, Array] | None = None,
-) -> tuple[Array, Array]:
-    """Steps 2 to 5 for every tile, up to the ADC's rounding (before its clip): `(y
-    (n_readouts, T_r, T_c, C), converted inputs (T_r, R) or (T_r, T_c, R))`.
-
-    `w_r`: `(n_readouts, T_r, T_c, C, R)`; `x`: `(T_r, R)`; `scale`: the reciprocal input
-    scale, `(T_r,)` for one per row tile or `(T_r, T_c)` for one per tile; `g`: the
-    conductances, needed by circuit tiles; `adc_errors`: each ADC's `(gain, offset)`,
-    `(n_readouts, T_r, T_c, C)`.
-    """
-    xq = tile.dac(x if scale.ndim == 1 else x[:, None, :], scale)
-    # the circuit and aihwkit's IR drop see each tile's own inputs, (T_r, T_c, R)
-    t_r, t_c = w_r.shape[1], w_r.shape[2]
-    ir = tile.ir_drop
-    aihwkit_ir = ir is not None and ir.method == "aihwkit"
-    if tile.is_circuit or aihwkit_ir:
-        per_tile = xq if xq.ndim == 3 else jnp.broadcast_to(xq[:, None], (t_r, t_c, xq.shape[-1]))
-    if tile.is_circuit:
-        y = _circuit_mvm(tile, g, per_tile)
-    else:
-        y = _mvm(xq, w_r)
-    if aihwkit_ir:
-
-        def approx(w, x):
-            return ir_drop_aihwkit(w, x, ir.scale, ir.g_ratio)
-
-        y = y - jax.vmap(lambda w: _per_tile(approx, w, per_tile))(w_r)
-    var = _noise_var(tile, xq, w_r)
-    if var is not None:
-        std = jnp.sqrt(var)
-        y = y + jnp.broadcast_to(std, y.shape) * devices.normal(key, y.shape, y.dtype)
-    if adc_errors is not None:
-        gain, offset = adc_errors
-        y = y * gain + offset
-    return tile.adc.round(y), xq
-
-
-def _one_pass(
-    tile: Tile,
-    w_r: Array,
-    x: Array,
-    scale: Array,
-    key: PRNGKeyArray | None,
-    g: Array | None = None,
-    adc_errors: tuple[Array, Array] | None = None,
-):
-    """Steps 2 to 5 for every tile: `(combined y (T_r, T_c, C), clipped (T_r, T_c))` (the
-    arguments of `adc_readouts`)."""
-    y, xq = adc_readouts(tile, w_r, x, scale, key, g, adc_errors)
-    y_clip = tile.adc.clip(y)
-    clipped = jnp.any(y_clip != y, axis=(0, 3))  # beyond the bound after rounding
-    y = y_clip
-    x_sum = jnp.sum(xq, axis=-1, keepdims=True)
-    if x_sum.ndim == 2:
-        x_sum = x_sum[:, None]  # (T_r, 1, 1)
-    return tile.mapping.combine(y, x_sum, tile.device.g_min, tile.device.g_max), clipped
-
-
-def analog_mvm(
-    tile: Tile,
-    w_r: Array,
-    x: Array,
-    key: PRNGKeyArray | None,
-    g: Array | None = None,
-    adc_errors: tuple[Array, Array] | None = None,
-) -> Array:
-    """The analog outputs of a grid of tiles for one input vector, before digital rescaling.
-
-    **Arguments:**
-
-    - `tile`: the configuration.
-    - `w_r`: effective weights of every readout, `(n_readouts, T_r, T_c, cols, rows)`, tile
-      units (from the read conductances through `tile.mapping.readout_weights`): each tile's
-      block of the `(out, in)` weight matrix, padded.
-    - `x`: the input, split over row tiles and zero-padded, `(T_r, rows)`.
-    - `key`: for the periphery noise, or None when the tile has none.
-    - `g`: the read conductances `(n_arrays, T_r, T_c, cols, rows)`, uS (circuit tiles).
-    - `adc_errors`: each ADC's `(gain, offset)` drawn for this chip, or None.
-
-    **Returns:** `(T_r, T_c, cols)`: each tile's output times its input scale and bound
-    management reduction, in tile units (the DAC scale undone, the weight scale not yet).
-    """
-    t_r, t_c = w_r.shape[1], w_r.shape[2]
-    # The input scale is a constant for the gradient, as aihwkit treats it: with the
-    # straight-through DAC the gradient of y with respect to x is then exactly W.
-    nm = jax.lax.stop_gradient(tile.dac.input_scale(x))  # (T_r,)
-    zero = nm <= 0
-    inv = jnp.where(zero, 1.0, 1.0 / jnp.where(zero, 1.0, nm))  # aihwkit: scale = 1 / nm
-
-    if tile.bound_management == "none":  # one scale per row tile
-        y, _ = _one_pass(tile, w_r, x, inv, key, g, adc_errors)
-        y = y * (1.0 / inv)[:, None, None]  # aihwkit: y * (out_scale / scale)
-    else:
-        limit = float(tile.max_bm_factor)
-        res = tile.dac.res
-
-        def cond(carry):
-            return ~jnp.all(carry[2])
-
-        def body(carry):
-            k, red, done, y_out = carry
-            scale = inv[:, None] / red
-            sub = None if key is None else devices.fold(key, k)
-            y, clipped = _one_pass(tile, w_r, x, scale, sub, g, adc_errors)
-            passed = ~clipped | (red > limit)
-            if not is_zero(res):
-                passed = passed | (red > tile.max_bm_res / res)
-            take = ~done
-            y_out = jnp.where(take[..., None], y * (1.0 / scale)[..., None], y_out)
-            done = done | passed
-            red = jnp.where(done, red, red * 2.0)
-            return k + 1, red, done, y_out
-
-        init = (
-            jnp.asarray(0),
-            jnp.ones((t_r, t_c), x.dtype),
-            jnp.zeros((t_r, t_c), bool),
-            jnp.zeros((t_r, t_c, w_r.shape[3]), x.dtype),
-        )
-        _, _, _, y = eqxi.while_loop(
-            cond, body, init, max_steps=tile.bm_rounds, kind="checkpointed"
-        )
-    return jnp.where(jnp.broadcast_to(zero[:, None, None], y.shape), 0.0, y)
-
-
-def split_rows(x: Array, t_r: int, rows: int) -> Array:
-    """An input `(in,)` zero-padded and split over row tiles: `(T_r, rows)`."""
-    pad = t_r * rows - x.shape[-1]
-    return jnp.pad(x, (0, pad)).reshape(t_r, rows)
-
-
-def tiled(w: Array, t_r: int, rows: int, t_c: int, cols: int) -> Array:
-    """A weight matrix `(out, in)` zero-padded and split over tiles, `(T_r, T_c, cols,
-    rows)`: the layout of every tiled array (targets, device states, conductances, readout
-    weights). Each tile's block keeps the `(out, in)` order of `eqx.nn.Linear`'s weight."""
-    pad = ((0, t_c * cols - w.shape[0]), (0, t_r * rows - w.shape[1]))
-    return jnp.pad(w, pad).reshape(t_c, cols, t_r, rows).transpose(2, 0, 1, 3)
-
-
-def untiled(w: Array, n_out: int, n_in: int) -> Array:
-    """A tiled `(..., T_r, T_c, cols, rows)` array back to `(..., out, in)`."""
-    t_r, t_c, cols, rows = w.shape[-4:]
-    w = jnp.moveaxis(w, -4, -2).reshape(w.shape[:-4] + (t_c * cols, t_r * rows))
-    return w[..., :n_out, :n_in]
 
 
 def grid(n_in: int, n_out: int, tile: Tile) -> tuple[int, int, int, int]:

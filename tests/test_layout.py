@@ -20,6 +20,7 @@ LAYERS = {
     "crossbar._product": 1,
     "crossbar._circuit": 1,
     "crossbar._tile": 1,
+    "crossbar._analog_mvm": 1,
     "crossbar._drift": 1,
     "crossbar._layer": 1,
     "crossbar._chip": 1,
@@ -38,8 +39,10 @@ LAYERS = {
     "crossbar._nir": 3,
     # uses
     "crossbar._train": 4,
+    "crossbar._sweep_result": 4,
     "crossbar._sweep": 4,
     "crossbar._device_study": 4,
+    "crossbar._energy_report": 4,
     "crossbar._energy": 4,
     "crossbar._conversion_study": 4,
     "crossbar._stdp_study": 4,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import jax.random as jr
 import numpy as np
 import pytest
@@ -142,10 +143,11 @@ def test_points_that_differ_in_floats_run_together_with_each_points_own_numbers(
         np.testing.assert_allclose(alone["output_error_chips"], row["output_error_chips"], 1e-5)
     # the floats vary the outputs (the sweep is not of one point repeated)
     assert len({tuple(r["output_error_chips"]) for r in together}) == 32
-    variants = [map_tiles(net, lambda t, b=b: _tiles(t, {"adc.bits": b})) for b in (4, 6, 8)]
+    flat = jax.tree_util.tree_flatten
+    variants = [flat(map_tiles(net, lambda t, b=b: _tiles(t, {"adc.bits": b}))) for b in (4, 6, 8)]
     assert len(_groups(variants)) == 3
     variants = [
-        map_tiles(net, lambda t, v=v: _tiles(t, {"tile.out_noise": v}))
+        flat(map_tiles(net, lambda t, v=v: _tiles(t, {"tile.out_noise": v})))
         for v in grid["tile.out_noise"]
     ]
     assert [len(i) for i, _ in _groups(variants)] == [2]
