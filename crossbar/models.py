@@ -9,14 +9,14 @@ from jaxtyping import PRNGKeyArray
 
 import devices
 
-from ._conv import AnalogConv2d, ChannelNorm
-from ._converters import ADC, DAC
-from ._encoders import Encoder
-from ._lif import LIF
-from ._linear import AnalogLinear
-from ._network import SpikingNetwork
-from ._pooling import Flatten, MaxPool2d
-from ._tile import Tile
+from .core._converters import ADC, DAC
+from .core._tile import Tile
+from .nn._conv import AnalogConv2d, ChannelNorm
+from .nn._encoders import Encoder
+from .nn._lif import LIF
+from .nn._linear import AnalogLinear
+from .nn._network import SpikingNetwork
+from .nn._pooling import Flatten, MaxPool2d
 
 __all__ = ["DEFAULT_CONFIG", "DEVICES", "build_snn", "chip_tile", "spiking_cnn"]
 

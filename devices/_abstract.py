@@ -1,7 +1,5 @@
 """The interface every device model implements."""
 
-from __future__ import annotations
-
 import abc
 import functools
 
@@ -47,10 +45,8 @@ class AbstractDevice(eqx.Module):
     implemented here are not overridden.
     """
 
-    # Every device has `g_min` and `g_max` (uS): concrete models as fields, wrappers as
-    # properties of the device they wrap. Not `eqx.AbstractVar`s here: with Equinox 0.13 the
-    # annotation made them dataclass fields of the wrappers too (StuckAt then wanted a
-    # `g_max` argument), where a property of the wrapped device is what they are.
+    g_min: eqx.AbstractVar[float]
+    g_max: eqx.AbstractVar[float]
 
     def program(self, key: PRNGKeyArray, g_target: ArrayLike, *, check: bool = True) -> eqx.Module:
         """Program target conductances `g_target` (uS, any shape).

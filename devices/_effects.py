@@ -5,8 +5,6 @@ population with 2 % faulty cells. Each wrapper keeps the wrapped device's `g_min
 and I-V curve.
 """
 
-from __future__ import annotations
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp

@@ -20,8 +20,6 @@ This module holds the interface, the spread and the pulse loop; the models are i
 `_pulse_models`.
 """
 
-from __future__ import annotations
-
 import abc
 
 import equinox as eqx
@@ -85,7 +83,7 @@ class PulseSpread(eqx.Module):
             )
 
     @classmethod
-    def none(cls) -> PulseSpread:
+    def none(cls) -> "PulseSpread":
         """No spread, no noise, no bias: every cell steps exactly as the mean model."""
         return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 

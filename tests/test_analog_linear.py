@@ -310,7 +310,7 @@ def test_chips_under_vmap_equal_chips_one_by_one(getkey):
     """Many chips under `vmap` (inputs shared by the chips, or each chip's own; examples
     outside or inside) give each chip's outputs, and gradients through the batched product
     equal the plain product's (the product's own batching rule, `_tile._mvm`)."""
-    from crossbar._product import _mvm, _tile_product
+    from crossbar.core._product import _mvm, _tile_product
 
     tile = crossbar.Tile(device=devices.PCM(), out_noise=0.0, rows=8, cols=8)
     layer = crossbar.AnalogLinear(12, 10, tile=tile, key=getkey())  # a 2 x 2 grid of tiles

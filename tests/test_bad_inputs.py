@@ -11,7 +11,7 @@ import pytest
 
 import crossbar
 import devices
-from crossbar._cli import main
+from crossbar.cli._main import main
 
 
 def cli(capsys, *argv):
@@ -101,7 +101,7 @@ def test_cli_data_files_that_are_not_npz_of_arrays(capsys, tmp_path):
     ]
     for name, message in cases:
         with pytest.raises(ValueError) as e:
-            crossbar._commands.load_data(str(tmp_path / name))
+            crossbar.cli._commands.load_data(str(tmp_path / name))
         assert "--data" in str(e.value) and message in str(e.value), str(e.value)
         assert "allow_pickle" not in str(e.value)
     np.savez(
@@ -112,7 +112,7 @@ def test_cli_data_files_that_are_not_npz_of_arrays(capsys, tmp_path):
         y_test=np.zeros(2, int),
     )
     with pytest.raises(ValueError, match="an array of Python objects") as e:
-        crossbar._commands.load_data(str(tmp_path / "objects2.npz"))
+        crossbar.cli._commands.load_data(str(tmp_path / "objects2.npz"))
     assert "allow_pickle" not in str(e.value)
 
 
@@ -211,7 +211,7 @@ def test_a_checkpoint_is_not_resumed_under_other_settings(tmp_path):
     _, history = crossbar.train(tiny_net(), tiny_data(), hardware_aware=True, allow_changed=True,
                                 **(kw | {"epochs": 3}))  # fmt: skip
     assert len(history) == 3
-    assert crossbar._checkpoint.checkpoint_meta(path)["hardware_aware"] is True
+    assert crossbar.io._checkpoint.checkpoint_meta(path)["hardware_aware"] is True
 
 
 def test_sweep_values_are_checked_before_the_first_point():

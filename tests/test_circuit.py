@@ -176,7 +176,7 @@ def test_nonlinear_cells_with_and_without_wires():
     # Without wires: the sum of the cell currents.
     ideal = milo_current_numpy(g, v[:, None]).sum(0)
     tile = crossbar.Tile(device=device, nonlinear_iv=True)
-    from crossbar._circuit import ideal_currents
+    from crossbar.core._circuit import ideal_currents
 
     assert rel_err(ideal_currents(gj, vj, tile.device.current), ideal) < 1e-5
 

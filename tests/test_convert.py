@@ -108,7 +108,7 @@ def test_convert_command_writes_the_curve(tmp_path):
     """`crossbar convert` end to end on the digits (short ANN training, two step counts)."""
     pytest.importorskip("sklearn")
     out = tmp_path / "curve.json"
-    from crossbar._cli import main
+    from crossbar.cli._main import main
 
     code = main(["convert", "--epochs", "8", "--steps", "4,32", "--chips", "2", "--out", str(out)])
     assert code == 0

@@ -8,7 +8,7 @@ import pytest
 
 import crossbar
 import devices
-from crossbar._cli import main
+from crossbar.cli._main import main
 
 
 def test_study_reproduces_worked_drift_factors():

@@ -14,8 +14,8 @@ import pytest
 
 import crossbar
 import devices
-from crossbar._checkpoint import checkpoint_meta
-from crossbar._cli import main
+from crossbar.cli._main import main
+from crossbar.io._checkpoint import checkpoint_meta
 from crossbar.models import build_snn
 
 IDEAL = crossbar.Tile(dac=crossbar.DAC(bits=None), adc=crossbar.ADC(bits=None, bound=float("inf")))
@@ -251,7 +251,7 @@ def test_train_bad_input(digits, getkey):
 
 
 def test_demo_on_a_tiny_setting(tmp_path):
-    r = crossbar._demo.run_demo(tmp_path, epochs=1, n_chips=2, config=SMALL, log=lambda s: None)
+    r = crossbar.cli.run_demo(tmp_path, epochs=1, n_chips=2, config=SMALL, log=lambda s: None)
     saved = json.loads((tmp_path / "demo.json").read_text())
     assert saved["times_s"] == [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0]
     for name in ("hardware_aware", "plain"):

@@ -65,7 +65,7 @@ def test_input_scaling_modes():
 
 def test_exact_division_is_ieee_under_jit_and_vmap():
     """XLA turns x / scalar into x * (1/scalar); our converters must divide exactly."""
-    from crossbar._converters import exact_div
+    from crossbar.core._converters import exact_div
 
     r = np.float32(2 / 62)
     x = np.random.default_rng(0).normal(size=(50, 200)).astype(np.float32)

@@ -110,8 +110,8 @@ def test_points_that_differ_in_floats_run_together_with_each_points_own_numbers(
     runs as vmapped programs over points: every point gives what it gives swept alone (the
     same accuracy of every chip; output errors to float32 rounding), and a bit count splits
     the grid into one program per value."""
-    from crossbar._chip import map_tiles
-    from crossbar._sweep import _groups, _tiles
+    from crossbar.core._chip import map_tiles
+    from crossbar.studies._sweep import _groups, _tiles
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (40, 12)).astype(np.float32)

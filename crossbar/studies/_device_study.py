@@ -15,8 +15,10 @@ from jaxtyping import PRNGKeyArray
 from devices import AbstractDevice
 from devices.checks import is_integer
 
-#: The times of the demo: 1 s, 1 hour, 1 day, 1 year after programming.
-DEMO_TIMES = (1.0, 3600.0, 86400.0, 365.0 * 86400.0)
+from ._reports import format_duration
+
+#: The device study's default times: 1 s, 1 hour, 1 day, 1 year after programming.
+STUDY_TIMES = (1.0, 3600.0, 86400.0, 365.0 * 86400.0)
 
 
 def device_study(
@@ -75,17 +77,6 @@ def _study(device, g_targets, times, n_devices: int, key):
     keys = jr.split(k_read, times.shape[0])
     reads = jax.vmap(lambda k, t: device.read(k, state, t))(keys, times)
     return reads.mean(-1), reads.std(-1, ddof=1)
-
-
-def format_duration(t: float) -> str:
-    """Seconds as the largest whole unit that fits: `1 s`, `1 h`, `1 day`, `1 year`."""
-    for unit, seconds in (("year", 365 * 86400.0), ("day", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if t >= seconds:
-            n = t / seconds
-            label = f"{n:g}" if n == int(n) else f"{n:.3g}"
-            plural = "s" if unit in ("year", "day") and n != 1 else ""
-            return f"{label} {unit}{plural}"
-    return f"{t:g} s"
 
 
 def format_study(study: dict) -> str:

@@ -8,8 +8,6 @@ outputs digitally. A readout's effective weights are linear in the conductances,
 noise on any cell shows up where it would on a chip.
 """
 
-from __future__ import annotations
-
 import abc
 from typing import Literal
 

@@ -7,15 +7,14 @@ import os
 
 import equinox as eqx
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 
 from devices.checks import is_real
 
-from ._lif import LIF
-from ._linear import AnalogLinear
-from ._network import SpikingNetwork
-from ._tile import Tile, ideal_tile
+from ..core._tile import Tile, ideal_tile
+from ..nn._lif import LIF
+from ..nn._linear import AnalogLinear
+from ..nn._network import SpikingNetwork
 
 
 def _nir():
@@ -99,12 +98,12 @@ def import_nir(graph, *, tile: Tile | None = None, key=None) -> SpikingNetwork:
     """A NIR graph (or a path to one) of `Affine`/`Linear` and `LIF` nodes in a chain, as a
     `SpikingNetwork` on crossbars (`tile`, default an ideal tile) with no encoder: it takes
     `(T, in)` inputs. Unsupported nodes, branching graphs and per-neuron LIF parameters that
-    differ are errors naming what is unsupported."""
+    differ are errors naming what is unsupported. Nothing is drawn: `key` is unused, accepted
+    so that older calls keep working."""
     nir = _nir()
     if isinstance(graph, (str, os.PathLike)):
         graph = nir.read(graph)
     tile = ideal_tile(Tile()) if tile is None else tile
-    key = jr.PRNGKey(0) if key is None else key
     kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
     bad = sorted(
         {k for k in kinds.values() if k not in ("Input", "Output", "Affine", "Linear", "LIF")}
@@ -138,13 +137,8 @@ def import_nir(graph, *, tile: Tile | None = None, key=None) -> SpikingNetwork:
         n = graph.nodes[node]
         if kinds[node] in ("Affine", "Linear"):
             w = jnp.asarray(n.weight, jnp.float32)
-            key, sub = jr.split(key)
-            has_bias = kinds[node] == "Affine"
-            layer = AnalogLinear(w.shape[1], w.shape[0], use_bias=has_bias, tile=tile, key=sub)
-            layer = eqx.tree_at(lambda m: m.weight, layer, w)
-            if has_bias:
-                layer = eqx.tree_at(lambda m: m.bias, layer, jnp.asarray(n.bias, jnp.float32))
-            layers.append(layer)
+            b = jnp.asarray(n.bias, jnp.float32) if kinds[node] == "Affine" else None
+            layers.append(AnalogLinear.from_weights(w, b, tile=tile))
         else:
             for field in ("tau", "r", "v_threshold", "v_leak"):
                 values = np.asarray(getattr(n, field)).ravel()

@@ -10,10 +10,10 @@ from jaxtyping import Array, PRNGKeyArray
 
 from devices.checks import is_integer
 
-from ._layer import AbstractAnalogLayer, AbstractAnalogWrapper
+from ..core._layer import AbstractAnalogLayer, AbstractAnalogWrapper
+from ..core._tile import Tile
 from ._linear import AnalogLinear
 from ._network import SpikingNetwork
-from ._tile import Tile
 
 
 def _pair(owner: str, name: str, value, minimum: int) -> tuple[int, int]:

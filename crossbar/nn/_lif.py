@@ -10,6 +10,7 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, PyTree
 
 from devices.checks import check_positive, is_real
@@ -43,6 +44,9 @@ class FastSigmoid(AbstractSurrogate):
 
     slope: float = eqx.field(static=True, default=25.0)
 
+    def __check_init__(self):
+        check_positive("FastSigmoid", "slope", self.slope)
+
     def derivative(self, u: Array) -> Array:
         return 1.0 / (1.0 + self.slope * jnp.abs(u)) ** 2
 
@@ -51,6 +55,9 @@ class ArcTan(AbstractSurrogate):
     """snnTorch's arctan surrogate: `(alpha / 2) / (1 + (pi alpha u / 2)^2)`, alpha = 2."""
 
     alpha: float = eqx.field(static=True, default=2.0)
+
+    def __check_init__(self):
+        check_positive("ArcTan", "alpha", self.alpha)
 
     def derivative(self, u: Array) -> Array:
         return (self.alpha / 2) / (1.0 + (math.pi * self.alpha * u / 2) ** 2)
@@ -71,25 +78,77 @@ class StraightThrough(AbstractSurrogate):
 
 
 def fast_sigmoid(slope: float = 25.0) -> FastSigmoid:
-    """The fast-sigmoid surrogate factory (the default of `LIF`)."""
+    """`FastSigmoid(slope)` (the default of `LIF`), the slope stored as a Python float."""
     check_positive("fast_sigmoid", "slope", slope)
     return FastSigmoid(float(slope))
 
 
 def arctan(alpha: float = 2.0) -> ArcTan:
-    """The arctan surrogate factory (snnTorch's default)."""
+    """`ArcTan(alpha)` (snnTorch's default), alpha stored as a Python float."""
     check_positive("arctan", "alpha", alpha)
     return ArcTan(float(alpha))
 
 
 def triangle() -> Triangle:
-    """The triangle surrogate factory."""
+    """`Triangle()`."""
     return Triangle()
 
 
 def straight_through() -> StraightThrough:
-    """The straight-through surrogate factory."""
+    """`StraightThrough()`."""
     return StraightThrough()
+
+
+def cell_parameter(owner: str, name: str, value, low: float, high: float | None = None) -> Array:
+    """A neuron parameter as a strongly typed float32 array (a scalar or one value per
+    neuron), checked to lie in `[low, high]` (or `> low` without `high`). Strongly typed: a
+    weak type would turn strong after the first optimiser update and make every jitted
+    training step compile twice more."""
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        a = None
+    if a is None or not np.all(np.isfinite(a)):
+        raise ValueError(f"{owner}: `{name}` must be a finite number or array; got {value!r}.")
+    ok = np.all((a >= low) & (a <= high)) if high is not None else np.all(a > low)
+    if not ok:
+        allowed = f"in [{low:g}, {high:g}]" if high is not None else f"> {low:g}"
+        raise ValueError(f"{owner}: `{name}` must be {allowed}; got {value!r}.")
+    return jnp.asarray(a, dtype=jnp.float32)
+
+
+def decay_from(owner: str, name: str, value, tau, tau_name: str) -> Array:
+    """A decay per step given directly or as a time constant in steps (`1 - 1/tau`)."""
+    if (value is None) == (tau is None):
+        raise ValueError(
+            f"{owner}: give exactly one of `{name}` (decay per step) and `{tau_name}` (time "
+            f"constant in steps); got {name}={value!r}, {tau_name}={tau!r}."
+        )
+    if tau is not None:
+        tau = cell_parameter(owner, tau_name, tau, 1.0, math.inf)
+        return 1.0 - 1.0 / tau
+    return cell_parameter(owner, name, value, 0.0, 1.0)
+
+
+def check_surrogate(owner: str, surrogate) -> AbstractSurrogate:
+    """`surrogate`, or `FastSigmoid()` for None; anything else is an error."""
+    surrogate = FastSigmoid() if surrogate is None else surrogate
+    if not isinstance(surrogate, AbstractSurrogate):
+        raise ValueError(
+            f"{owner}: `surrogate` must be a crossbar.AbstractSurrogate (FastSigmoid(), ArcTan(), "
+            f"Triangle(), StraightThrough()); got {surrogate!r}."
+        )
+    return surrogate
+
+
+def check_reset(owner: str, reset) -> None:
+    if reset not in ("subtract", "zero"):
+        raise ValueError(f'{owner}: `reset` must be "subtract" or "zero"; got {reset!r}.')
+
+
+def trained(value: Array, learn: bool) -> Array:
+    """`value`, with its gradient stopped unless it is learned."""
+    return value if learn else jax.lax.stop_gradient(value)
 
 
 class AbstractNeuron(eqx.Module):
@@ -100,7 +159,10 @@ class AbstractNeuron(eqx.Module):
     Implement `init_state(shape, dtype)` (the resting state of neurons whose input current
     has this shape: any pytree), `__call__(current, state) -> (spikes, state)` and
     `membrane(state)` (the membrane potential, shaped like the current: what the
-    `"membrane"` readout averages).
+    `"membrane"` readout averages). A neuron that holds analog layers of its own (a
+    `crossbar.Recurrent` with its recurrent weights on a crossbar) takes a keyword `key` as
+    well: `SpikingNetwork` passes one, for those layers' noise, to every neuron that holds an
+    analog layer, and programs and reads those layers with the rest of the chip.
     """
 
     @abc.abstractmethod
@@ -169,14 +231,8 @@ class LIF(AbstractNeuron):
         if not is_real(beta) or not 0 <= beta <= 1:
             raise ValueError(f"LIF: `beta` must be a number in [0, 1]; got {beta!r}.")
         check_positive("LIF", "threshold", threshold)
-        if reset not in ("subtract", "zero"):
-            raise ValueError(f'LIF: `reset` must be "subtract" or "zero"; got {reset!r}.')
-        surrogate = fast_sigmoid() if surrogate is None else surrogate
-        if not isinstance(surrogate, AbstractSurrogate):
-            raise ValueError(
-                "LIF: `surrogate` must come from fast_sigmoid(), arctan(), triangle() or "
-                f"straight_through(); got {surrogate!r}."
-            )
+        check_reset("LIF", reset)
+        surrogate = check_surrogate("LIF", surrogate)
         # A strongly typed float32 scalar: a weak type would turn strong after the first
         # optimiser update and make every jitted training step compile twice more.
         self.beta = jnp.asarray(float(beta), dtype=jnp.float32)

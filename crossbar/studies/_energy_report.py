@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._io import atomic_write_json, pyplot, save_figure
+from ..io._atomic import atomic_write_json, pyplot, save_figure
 
 #: The energy components of every layer row, joules per inference.
 COMPONENTS = ("array_j", "dac_j", "adc_j", "digital_j", "memory_j", "neuron_j")

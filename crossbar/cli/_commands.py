@@ -10,17 +10,22 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from ._checkpoint import checkpoint_meta, load_checkpoint
-from ._chip import at_time, program
-from ._conversion_study import conversion_curve, format_conversion, plot_conversion, train_ann
-from ._demo import format_drift_table
-from ._device_study import device_study, format_study
-from ._energy import EnergyModel, estimate_energy
-from ._io import atomic_write_json
-from ._sweep import sweep
-from ._train import evaluate_drift, train
-from .data import Dataset, arrays, digits
-from .models import DEVICES, build_snn, chip_tile
+from ..core._chip import at_time, program
+from ..data import Dataset, arrays, digits
+from ..io._atomic import atomic_write_json
+from ..io._checkpoint import checkpoint_meta, load_checkpoint
+from ..models import DEVICES, build_snn, chip_tile
+from ..studies._conversion_study import (
+    conversion_curve,
+    format_conversion,
+    plot_conversion,
+    train_ann,
+)
+from ..studies._device_study import device_study, format_study
+from ..studies._energy import EnergyModel, estimate_energy
+from ..studies._reports import format_drift_table
+from ..studies._sweep import sweep
+from ..studies._train import evaluate_drift, train
 
 
 def load_data(spec: str) -> Dataset:

@@ -13,7 +13,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from ._io import atomic_write_bytes
+from ._atomic import atomic_write_bytes
 
 MAGIC = b"crossbar-jax checkpoint\n"
 

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import equinox as eqx
 
-from ._cli_checks import check_args
+from ..models import DEFAULT_CONFIG, DEVICES
+from ..studies._device_study import STUDY_TIMES
+from ..studies._reports import DRIFT_TIMES
+from ._checks import check_args
 from ._commands import (
     convert_command,
     energy_command,
@@ -20,9 +23,7 @@ from ._commands import (
     sweep_command,
     train_command,
 )
-from ._demo import DEMO_DRIFT_TIMES, run_demo
-from ._device_study import DEMO_TIMES
-from .models import DEFAULT_CONFIG, DEVICES
+from ._demo import run_demo
 
 
 def _ints(text: str) -> list[int]:
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--times",
         type=_floats,
-        default=list(DEMO_DRIFT_TIMES),
+        default=list(DRIFT_TIMES),
         help="comma-separated seconds since programming "
         "(default: 1 s, 1 h, 1 day, 1 month, 1 year)",
     )
@@ -273,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument(
         "--times",
         type=_floats,
-        default=list(DEMO_TIMES),
+        default=list(STUDY_TIMES),
         help="comma-separated read times in seconds since programming "
         "(default: 1,3600,86400,31536000)",
     )

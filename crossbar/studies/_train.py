@@ -19,11 +19,11 @@ from jaxtyping import PRNGKeyArray
 
 from devices.checks import check_int, is_real
 
-from ._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
-from ._checks import value_checks
-from ._chip import analog_layers, as_digital, at_time, program, sample_chip
-from ._layer import AbstractAnalogLayer
-from .data import Dataset
+from ..core._checks import value_checks
+from ..core._chip import analog_layers, as_digital, at_time, program, sample_chip
+from ..core._layer import AbstractAnalogLayer
+from ..data import Dataset
+from ..io._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 
 
 def _batched_logits(net, x, key):
@@ -181,8 +181,9 @@ def _adam(learning_rate: float) -> optax.GradientTransformation:
 
 def _check_labels(owner: str, model, data: Dataset) -> None:
     """Every label below the network's number of outputs (else the loss is NaN)."""
+    key = jax.ShapeDtypeStruct((2,), jnp.uint32)  # shapes only: nothing is drawn
     shape = eqx.filter_eval_shape(
-        lambda m, x: _batched_logits(as_digital(m), x, jr.PRNGKey(0)), model, data.x_train[:1]
+        lambda m, x, k: _batched_logits(as_digital(m), x, k), model, data.x_train[:1], key
     ).shape
     top = int(max(data.y_train.max(), data.y_test.max()))
     if top >= shape[-1]:

@@ -13,14 +13,15 @@ from jaxtyping import PRNGKeyArray
 
 from devices.checks import check_nonnegative, check_positive
 
-from ._analog_mvm import split_rows, untiled
-from ._chip import analog_layers
+from ..core._analog_mvm import split_rows, untiled
+from ..core._chip import analog_layers
+from ..core._layer import AbstractAnalogLayer
+from ..core._tile import grid
+from ..nn._lif import AbstractNeuron
+from ..nn._linear import AnalogLinear
+from ..nn._network import SpikingNetwork
+from ..nn._recurrent import Recurrent, recurrent_inputs
 from ._energy_report import COMPONENTS, EnergyReport
-from ._layer import AbstractAnalogLayer
-from ._lif import AbstractNeuron
-from ._linear import AnalogLinear
-from ._network import SpikingNetwork
-from ._tile import grid
 
 # Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm, joules per operation.
 FP32_ADD, FP32_MULT = 0.9e-12, 3.7e-12
@@ -243,6 +244,33 @@ def _record(chip: SpikingNetwork, x, key: PRNGKeyArray):
     return jax.vmap(lambda x, k: chip.record(x, key=k))(x, jr.split(key, x.shape[0]))
 
 
+def _row(layer, inputs, spikes, neurons: int, n: int, steps: int, model: EnergyModel):
+    """One analog layer's row of the report (per inference) and its latency, from its inputs
+    `(N, T, ...)` and the spikes of the neurons it feeds (None if none)."""
+    linear, vectors, per_step = _layer_vectors(layer, inputs)
+    c = _count(linear, vectors, model)
+    row = {
+        "name": f"{type(layer).__name__}({linear.in_features}->{linear.out_features})",
+        "array_j": c["array_j"] / n,
+        "dac_j": c["dac_j"] / n,
+        "adc_j": c["adc_j"] / n,
+        "neuron_j": steps * neurons * model.neuron_update,
+        "digital_j": c["digital_j"] / n,
+        "memory_j": c["memory_j"] / n,
+        "synops": c["synops"] / n,
+        "firing_rate": float(jnp.mean(spikes)) if spikes is not None else None,
+        "macs": c["macs"] / n,
+        "dac_conversions": c["dac_conversions"] / n,
+        "adc_conversions": c["adc_conversions"] / n,
+        "binary_input": c["binary_input"],
+        "in_features": linear.in_features,
+        "out_features": linear.out_features,
+        "vectors": c["vectors"] / n,
+        "events": c["events"] / n,
+    }
+    return row, steps * per_step * model.read_duration(c["t_read"])
+
+
 def estimate_energy(
     chip: SpikingNetwork,
     inputs,
@@ -257,7 +285,9 @@ def estimate_energy(
     read conductances and the converted inputs ($t_{read} \\sum_i (v_{read} |x~_i|)^2 \\sum_j
     (G^+_{ij} + G^-_{ij})$; a spike drives only its row), DAC conversions (none for binary
     inputs), ADC conversions (every output of every tile row-slice that receives input, per
-    readout), and the updates of the LIF layer that follows. Also SynOps (input spikes x
+    readout), and the updates of the neurons that follow. The recurrent weights of a
+    `Recurrent` neuron on a crossbar are a row of their own (named `... recurrent`), read
+    each step with the layer's spikes of the step before. Also SynOps (input spikes x
     fan-out), firing rates, dense MACs, the latency (time steps x, per layer, input vectors x
     (read time + conversion time)), and the digital and neuromorphic baselines for the same
     network. Everything is per inference (averaged over the N examples).
@@ -289,11 +319,16 @@ def estimate_energy(
     analog = AbstractAnalogLayer
     rows, latency = [], 0.0
     for i, layer in enumerate(chip.layers):
+        if isinstance(layer, Recurrent) and layer.is_analog:
+            # The feedback array reads the layer's own spikes of the step before.
+            spikes = activity[i]
+            row, dt = _row(layer.recurrent, recurrent_inputs(spikes), spikes, 0, n, steps, model)
+            row["name"] += " recurrent"
+            rows.append(row)
+            latency += dt
         if not isinstance(layer, analog):
             continue
-        linear, vectors, per_step = _layer_vectors(layer, activity[i])
-        c = _count(linear, vectors, model)
-        # The LIF layer this analog layer feeds (before the next analog layer), if any.
+        # The neurons this analog layer feeds (before the next analog layer), if any.
         after = [
             j
             for j in range(i + 1, len(chip.layers))
@@ -302,27 +337,9 @@ def estimate_energy(
         lif = after[0] if after and isinstance(chip.layers[after[0]], AbstractNeuron) else None
         spikes = activity[lif] if lif is not None else None
         neurons = int(np.prod(spikes.shape[2:])) if spikes is not None else 0
-        row = {
-            "name": f"{type(layer).__name__}({linear.in_features}->{linear.out_features})",
-            "array_j": c["array_j"] / n,
-            "dac_j": c["dac_j"] / n,
-            "adc_j": c["adc_j"] / n,
-            "neuron_j": steps * neurons * model.neuron_update,
-            "digital_j": c["digital_j"] / n,
-            "memory_j": c["memory_j"] / n,
-            "synops": c["synops"] / n,
-            "firing_rate": float(jnp.mean(spikes)) if spikes is not None else None,
-            "macs": c["macs"] / n,
-            "dac_conversions": c["dac_conversions"] / n,
-            "adc_conversions": c["adc_conversions"] / n,
-            "binary_input": c["binary_input"],
-            "in_features": linear.in_features,
-            "out_features": linear.out_features,
-            "vectors": c["vectors"] / n,
-            "events": c["events"] / n,
-        }
+        row, dt = _row(layer, activity[i], spikes, neurons, n, steps, model)
         rows.append(row)
-        latency += steps * per_step * model.read_duration(c["t_read"])
+        latency += dt
     totals = {k: sum(r[k] for r in rows) for k in COMPONENTS}
     macs = sum(r["macs"] for r in rows)
     synops = sum(r["synops"] for r in rows)

@@ -13,9 +13,9 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 import devices
 
-from ._chip import analog_layers, sample_chip
+from ..core._chip import analog_layers, sample_chip
+from ..core._layer import AbstractAnalogLayer
 from ._encoders import Encoder
-from ._layer import AbstractAnalogLayer
 from ._lif import AbstractNeuron
 
 
@@ -26,10 +26,12 @@ def _takes_key(layer) -> bool:
 class SpikingNetwork(eqx.Module):
     """Layers run over `T` time steps with `jax.lax.scan` (multi-step), acting on one example.
 
-    `layers` is a sequence of analog layers (`AnalogLinear`, `AnalogConv2d`), `LIF` cells and
-    stateless functions (`Flatten`, `MaxPool2d`, `eqx.nn.Lambda(...)`). The input is encoded
-    over time by `encoder` (rate, latency or direct coding), or given already as `(T, ...)`
-    when `encoder` is None. Each LIF cell keeps its membrane potential across steps.
+    `layers` is a sequence of analog layers (`AnalogLinear`, `AnalogConv2d`), neurons (`LIF`,
+    `Synaptic`, `ALIF`, `Recurrent(...)`: any `AbstractNeuron`) and stateless functions
+    (`Flatten`, `MaxPool2d`, `eqx.nn.Lambda(...)`). The input is encoded over time by
+    `encoder` (rate, latency or direct coding), or given already as `(T, ...)` when `encoder`
+    is None. Each neuron keeps its state across steps; analog layers inside a neuron (the
+    recurrent weights of a `Recurrent`) are programmed, read and sampled with the rest.
 
     Before programming, one call samples *one* chip for the whole inference (device noise,
     no drift compensation) and runs every step through it; a programmed and read chip
@@ -65,7 +67,7 @@ class SpikingNetwork(eqx.Module):
                 f'SpikingNetwork: `readout` must be "mean", "sum" or "membrane"; got {readout!r}.'
             )
         if readout == "membrane" and not any(isinstance(layer, AbstractNeuron) for layer in layers):
-            raise ValueError('SpikingNetwork: readout="membrane" needs a LIF layer.')
+            raise ValueError('SpikingNetwork: readout="membrane" needs a neuron layer (LIF...).')
         if encoder is not None and not isinstance(encoder, Encoder):
             raise ValueError(
                 f"SpikingNetwork: `encoder` must be a crossbar.Encoder or None; got {encoder!r}."
@@ -85,12 +87,16 @@ class SpikingNetwork(eqx.Module):
 
     def _step(self, states, x_t, key, record: bool = False):
         """One time step. With `record`, also each layer's input (analog layers) and output
-        spikes (LIF layers), for energy and activity counts."""
+        spikes (neurons), for energy and activity counts."""
         h, new_states, membrane, seen = x_t, [], None, []
         j = 0
         for i, layer in enumerate(self.layers):
             if isinstance(layer, AbstractNeuron):
-                h, state = layer(h, states[j])
+                if analog_layers(layer):  # e.g. a Recurrent with its weights on a crossbar
+                    k = None if key is None else devices.fold(key, i)
+                    h, state = layer(h, states[j], key=k)
+                else:
+                    h, state = layer(h, states[j])
                 new_states.append(state)
                 membrane, j = layer.membrane(state), j + 1
                 seen.append(h)
@@ -104,14 +110,14 @@ class SpikingNetwork(eqx.Module):
         return tuple(new_states), (h, membrane) + extra
 
     def _initial_states(self, x_t):
-        """Zero membranes shaped like each LIF's input, found by tracing shapes only."""
+        """Each neuron's resting state, shaped like its input, found by tracing shapes only."""
         shapes, h = [], jax.ShapeDtypeStruct(x_t.shape, x_t.dtype)
-        key = jr.PRNGKey(0)
+        key = jax.ShapeDtypeStruct((2,), jnp.uint32)  # shapes only: nothing is drawn
         for layer in self.layers:
             if isinstance(layer, AbstractNeuron):
                 shapes.append((layer, h))
             elif _takes_key(layer):
-                h = jax.eval_shape(lambda x, layer=layer: layer(x, key=key), h)
+                h = eqx.filter_eval_shape(lambda x, k, layer=layer: layer(x, key=k), h, key)
             else:
                 h = jax.eval_shape(layer, h)
         return tuple(layer.init_state(s.shape, s.dtype) for layer, s in shapes)
@@ -130,8 +136,8 @@ class SpikingNetwork(eqx.Module):
 
     def record(self, x: ArrayLike, *, key: PRNGKeyArray | None = None) -> tuple[Array, tuple]:
         """The readout and the activity of one inference: a tuple with, for each layer, its
-        input at every step `(T, ...)` for analog layers, its output spikes `(T, ...)` for LIF
-        layers, None for the rest. What `crossbar.estimate_energy` counts."""
+        input at every step `(T, ...)` for analog layers, its output spikes `(T, ...)` for
+        neurons, None for the rest. What `crossbar.estimate_energy` counts."""
         return self._run(x, key, record=True)
 
     def _run(self, x, key, record: bool, over_time: bool = False):

@@ -9,31 +9,13 @@ from pathlib import Path
 import jax.random as jr
 import numpy as np
 
-from ._chip import at_time, program
-from ._device_study import format_duration
-from ._energy import estimate_energy
-from ._io import atomic_write_json, pyplot, save_figure
-from ._train import evaluate_drift, train
-from .data import digits
-from .models import DEFAULT_CONFIG, build_snn
-
-#: 1 s, 1 hour, 1 day, 1 month (30 days), 1 year.
-DEMO_DRIFT_TIMES = (1.0, 3600.0, 86400.0, 30 * 86400.0, 365 * 86400.0)
-
-
-def format_drift_table(results: dict) -> str:
-    """Accuracy against time since programming: median [min, max] over chips, per network."""
-    times = results["times_s"]
-    head = f"{'network':>15} | " + " | ".join(f"{format_duration(t):>19}" for t in times)
-    n_chips = results.get("n_chips") or len(next(iter(results["networks"].values()))["accuracy"])
-    lines = [f"test accuracy (%), median [min, max] of {n_chips} chips", head, "-" * len(head)]
-    for name, r in results["networks"].items():
-        cells = [
-            f"{100 * m:5.1f} [{100 * lo:4.1f}, {100 * hi:5.1f}]"
-            for m, lo, hi in zip(r["median"], r["min"], r["max"])
-        ]
-        lines.append(f"{name:>15} | " + " | ".join(f"{c:>19}" for c in cells))
-    return "\n".join(lines)
+from ..core._chip import at_time, program
+from ..data import digits
+from ..io._atomic import atomic_write_json, pyplot, save_figure
+from ..models import DEFAULT_CONFIG, build_snn
+from ..studies._energy import estimate_energy
+from ..studies._reports import DRIFT_TIMES, format_drift_table
+from ..studies._train import evaluate_drift, train
 
 
 def run_demo(
@@ -46,7 +28,7 @@ def run_demo(
     log=print,
 ) -> dict:
     """Train the demo SNN twice on the digits (hardware-aware and plain, same initial
-    weights and batches), evaluate both over `DEMO_DRIFT_TIMES` on `n_chips` PCM chips, and
+    weights and batches), evaluate both over `DRIFT_TIMES` on `n_chips` PCM chips, and
     write `OUT/demo.json` and `OUT/demo.png`. **Returns:** the results dict."""
     start = time.perf_counter()
     config = {**DEFAULT_CONFIG, **(config or {})}
@@ -68,9 +50,9 @@ def run_demo(
         histories[name] = history
         trained_hwa = trained if hwa else trained_hwa
         log(f"  final test accuracy during training: {history[-1]['test_accuracy']:.3f}")
-        networks[name] = evaluate_drift(trained, data, DEMO_DRIFT_TIMES, n_chips, k_eval)
+        networks[name] = evaluate_drift(trained, data, DRIFT_TIMES, n_chips, k_eval)
     results = {
-        "times_s": list(DEMO_DRIFT_TIMES),
+        "times_s": list(DRIFT_TIMES),
         "networks": {
             name: {key: r[key] for key in ("median", "min", "max", "mean", "std", "accuracy")}
             for name, r in networks.items()

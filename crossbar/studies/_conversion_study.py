@@ -17,12 +17,12 @@ from jaxtyping import PRNGKeyArray
 
 from devices.checks import check_int, is_real
 
-from ._chip import at_time, map_tiles, program
-from ._convert import convert
-from ._io import pyplot, save_figure
-from ._tile import Tile, ideal_tile
+from ..core._chip import at_time, map_tiles, program
+from ..core._tile import Tile, ideal_tile
+from ..data import Dataset
+from ..io._atomic import pyplot, save_figure
+from ..nn._convert import convert
 from ._train import _adam
-from .data import Dataset
 
 
 def train_ann(

@@ -9,22 +9,22 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from devices.checks import is_integer
 
-from ._analog_mvm import analog_mvm, split_rows, tiled, untiled
-from ._checks import checking, value_checks
-from ._converters import exact_div
-from ._drift import (
+from ..core._analog_mvm import analog_mvm, split_rows, tiled, untiled
+from ..core._checks import checking, value_checks
+from ..core._converters import exact_div
+from ..core._drift import (
     calibration_readout,
     calibration_set,
     expected_gain,
     fitted_gain,
     one_hot_response,
 )
-from ._layer import AbstractAnalogLayer, AnalogState, check_tile
-from ._tile import Tile, grid
+from ..core._layer import AbstractAnalogLayer, AnalogState, check_tile
+from ..core._tile import Tile, grid
 
 
 class AnalogLinear(AbstractAnalogLayer):
@@ -87,6 +87,33 @@ class AnalogLinear(AbstractAnalogLayer):
         self.state = None
         self.in_features, self.out_features, self.use_bias = in_features, out_features, use_bias
         self.tile = tile
+
+    @classmethod
+    def from_weights(
+        cls, weight: ArrayLike, bias: ArrayLike | None = None, *, tile: Tile = Tile()
+    ) -> AnalogLinear:
+        """A layer with these weights `(out, in)` and bias `(out,)` (or none), unprogrammed,
+        on `tile`; nothing is drawn, so it takes no key (for weights that come from elsewhere:
+        a converted ANN, a NIR graph, a fit)."""
+        weight = jnp.asarray(weight)
+        if weight.ndim != 2 or not jnp.issubdtype(weight.dtype, jnp.floating):
+            raise ValueError(
+                "AnalogLinear.from_weights: `weight` must be a float (out, in) matrix; got "
+                f"{weight.dtype} {weight.shape}."
+            )
+        out_f, in_f = weight.shape
+        if bias is not None:
+            bias = jnp.asarray(bias, weight.dtype)
+            if bias.shape != (out_f,):
+                raise ValueError(
+                    f"AnalogLinear.from_weights: `bias` must have shape ({out_f},); got "
+                    f"{bias.shape}."
+                )
+        # The structure, traced without drawing (an abstract key), then the arrays put in.
+        key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+        layer = eqx.filter_eval_shape(cls, in_f, out_f, bias is not None, tile=tile, key=key)
+        layer = eqx.tree_at(lambda m: (m.weight, m.tile), layer, (weight, tile))
+        return eqx.tree_at(lambda m: m.bias, layer, bias, is_leaf=lambda x: x is None)
 
     # ------------------------------------------------------------------ layout
 
@@ -180,7 +207,7 @@ class AnalogLinear(AbstractAnalogLayer):
         device_state = device.program(k_prog, g_target)
         one = jnp.ones(())
         adc_errors = self._adc_errors(key)
-        state = AnalogState(device_state, w_scale, one, None, None, one, jnp.zeros(()), adc_errors)
+        state = AnalogState(device_state, w_scale, one, None, None, one, adc_errors)
         if self.tile.drift_compensation != "none" and compensate:
             if self.tile.drift_reference == "calibration":
                 cal = calibration_set(self.tile, g_target, jr.fold_in(key, 11))
@@ -231,7 +258,7 @@ class AnalogLinear(AbstractAnalogLayer):
             alpha = jnp.where(r_t > 0, 1.0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
         one = jnp.ones_like(alpha)
         adc_errors = self._adc_errors(k_prog)
-        state = AnalogState(device_state, w_scale, one, g, w_r, alpha, t, adc_errors)
+        state = AnalogState(device_state, w_scale, one, g, w_r, alpha, adc_errors)
         return eqx.tree_at(lambda m: m.state, self, state, is_leaf=lambda x: x is None)
 
     def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> AnalogLinear:
@@ -250,8 +277,7 @@ class AnalogLinear(AbstractAnalogLayer):
         if self.tile.drift_compensation != "none" and compensate:
             r_t = self._response(w_r, s, k_ref, g)
             alpha = jnp.where(r_t > 0, s.r0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
-        t = jnp.asarray(t, g.dtype)
-        state = dataclasses.replace(s, g=g, w_r=w_r, alpha=alpha, t=t)
+        state = dataclasses.replace(s, g=g, w_r=w_r, alpha=alpha)
         return eqx.tree_at(lambda m: m.state, self, state)
 
     def realised_weight(self) -> Array:

@@ -16,7 +16,7 @@ import numpy as np
 
 from devices.checks import is_real
 
-from ._io import atomic_write_bytes, atomic_write_json, pyplot, save_figure
+from ..io._atomic import atomic_write_bytes, atomic_write_json, pyplot, save_figure
 
 
 def _fingerprint(model, config: dict) -> str:

@@ -24,9 +24,9 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 import devices
 from devices.checks import check_int, check_nonnegative, check_positive
 
-from ._analog_mvm import analog_mvm, split_rows, tiled
-from ._mapping import Differential
-from ._tile import Tile, grid
+from ..core._analog_mvm import analog_mvm, split_rows, tiled
+from ..core._mapping import Differential
+from ..core._tile import Tile, grid
 
 
 class STDP(eqx.Module):
@@ -139,8 +139,8 @@ class PlasticLinear(eqx.Module):
     state: devices.PulsedState
     in_features: int = eqx.field(static=True)
     out_features: int = eqx.field(static=True)
-    device: devices.AbstractPulsedDevice = eqx.field(static=True)
-    tile: Tile | None = eqx.field(static=True)
+    device: devices.AbstractPulsedDevice
+    tile: Tile | None
 
     def __init__(
         self,

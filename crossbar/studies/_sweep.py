@@ -21,12 +21,12 @@ from jaxtyping import PRNGKeyArray
 import devices
 from devices.checks import check_int, is_real
 
-from ._checks import value_checks
-from ._chip import analog_layers, as_digital, at_time, map_tiles, program
-from ._circuit import IRDrop
+from ..core._checks import value_checks
+from ..core._chip import analog_layers, as_digital, at_time, map_tiles, program
+from ..core._circuit import IRDrop
+from ..core._tile import Tile, grid
+from ..data import Dataset
 from ._sweep_result import SweepResult, _fingerprint, _resume, _stats
-from ._tile import Tile, grid
-from .data import Dataset
 
 #: Parameters that are not a field of `Tile`, its converters or its device.
 SPECIAL = {

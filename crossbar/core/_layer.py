@@ -2,8 +2,6 @@
 estimates use), the state a programmed layer holds, and the wrapper for layers built on one
 `AnalogLinear`. Below the layers: `crossbar._chip` needs only this."""
 
-from __future__ import annotations
-
 import abc
 import math
 
@@ -29,7 +27,6 @@ class AnalogState(eqx.Module):
     - `w_r`: the effective weights in tile units of each readout of that read
       (`mapping.readout_weights(g)`), computed once per read so forward passes don't redo it.
     - `alpha`: the drift-compensation factor of that read (1 when off).
-    - `t`: the time of that read, seconds since programming.
     - `adc_errors`: each ADC's `(gain, offset)`, `(n_readouts, T_r, T_c, cols)` each, drawn
       at programming when the tile has `adc_gain` or `adc_offset`; else None.
     - `calibration`: the calibration inputs of drift compensation's `"calibration"`
@@ -42,7 +39,6 @@ class AnalogState(eqx.Module):
     g: Array | None
     w_r: Array | None
     alpha: Array
-    t: Array
     adc_errors: tuple[Array, Array] | None = None
     calibration: Calibration | None = None
 
@@ -64,21 +60,21 @@ class AbstractAnalogLayer(eqx.Module):
     tile: eqx.AbstractVar[Tile]
 
     @abc.abstractmethod
-    def program(self, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
+    def program(self, key: PRNGKeyArray, *, compensate: bool = True) -> "AbstractAnalogLayer":
         """This layer programmed onto a chip (device state drawn with `key`)."""
 
     @abc.abstractmethod
-    def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
+    def at_time(self, t, key: PRNGKeyArray, *, compensate: bool = True) -> "AbstractAnalogLayer":
         """This programmed layer read `t` seconds after programming."""
 
     @abc.abstractmethod
-    def sample_chip(self, key: PRNGKeyArray, *, compensate: bool = True) -> AbstractAnalogLayer:
+    def sample_chip(self, key: PRNGKeyArray, *, compensate: bool = True) -> "AbstractAnalogLayer":
         """A fresh chip for one training step: programmed, then read at a time drawn from the
         tile's `train_time` range (log-uniform), drift compensated unless `compensate=False`.
         Differentiable with respect to the weights."""
 
     @abc.abstractmethod
-    def with_tile(self, tile: Tile) -> AbstractAnalogLayer:
+    def with_tile(self, tile: Tile) -> "AbstractAnalogLayer":
         """This layer (weights, bias and chip state kept) on another tile configuration."""
 
     @abc.abstractmethod
@@ -87,7 +83,7 @@ class AbstractAnalogLayer(eqx.Module):
 
     @property
     @abc.abstractmethod
-    def crossbar(self) -> AbstractAnalogLayer:
+    def crossbar(self) -> "AbstractAnalogLayer":
         """The `AnalogLinear` whose tiles hold this layer's weights (typed by the interface:
         this module sits below the layers)."""
 

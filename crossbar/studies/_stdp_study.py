@@ -15,10 +15,10 @@ from jaxtyping import Array, PRNGKeyArray
 import devices
 from devices.checks import check_int, check_nonnegative, check_positive
 
-from ._encoders import rate_encode
-from ._stdp import STDP, PlasticLinear
-from ._tile import Tile
-from .data import digits
+from ..core._tile import Tile
+from ..data import digits
+from ..nn._encoders import rate_encode
+from ..nn._stdp import STDP, PlasticLinear
 
 # ---------------------------------------------------------------------- the worked example
 
@@ -117,9 +117,16 @@ def stdp_digits(
 
     @eqx.filter_jit
     def learn(layer, theta, xs, key):
+        # the scan carries the layer's arrays; its configuration (Python floats) stays put
+        arrays, config = eqx.partition(layer, eqx.is_array)
+
+        def body(carry, inputs):
+            (layer, theta), out = present((eqx.combine(carry[0], config), carry[1]), inputs)
+            return (eqx.filter(layer, eqx.is_array), theta), out
+
         keys = jr.split(key, xs.shape[0])
-        (layer, theta), _ = jax.lax.scan(present, (layer, theta), (xs, keys))
-        return layer, theta
+        (arrays, theta), _ = jax.lax.scan(body, (arrays, theta), (xs, keys))
+        return eqx.combine(arrays, config), theta
 
     @eqx.filter_jit
     def counts(layer, theta, xs, key):

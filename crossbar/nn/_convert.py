@@ -16,17 +16,16 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from devices.checks import check_int, is_real
 
+from ..core._tile import Tile
 from ._encoders import Encoder
 from ._lif import LIF
 from ._linear import AnalogLinear
 from ._network import SpikingNetwork
-from ._tile import Tile
 
 _SUPPORTED = (
     "eqx.nn.Linear, ReLU (jax.nn.relu as eqx.nn.Lambda, or an eqx.nn.MLP with relu), "
@@ -118,8 +117,8 @@ def convert(
     - `steps`: time steps of one inference (direct coding: the input current every step).
     - `percentile`: of each layer's activations, in (0, 100] (Rueckauer's robust 99.9; 100 is
       the max-norm of Diehl et al. 2015).
-    - `key`: only initialises the layers before the converted weights replace them (so
-      nothing drawn with it is left; default None: a fixed key, built at the call).
+    - `key`: unused (nothing is drawn: the layers are built from the converted weights);
+      accepted so that older calls keep working.
 
     **Returns:** `SpikingNetwork([AnalogLinear, LIF(beta=1, threshold=1, reset="subtract"),
     ..., AnalogLinear], encoder=Encoder("direct", steps), readout="mean")`.
@@ -142,14 +141,10 @@ def convert(
         scales.append(lam if lam > 0 else 1.0)
     scales.append(1.0)  # the output layer: mean current, no neuron
     layers: list = []
-    keys = jr.split(jr.PRNGKey(0) if key is None else key, len(linears))
-    for i, (lin, k) in enumerate(zip(linears, keys)):
-        analog = AnalogLinear(lin.in_features, lin.out_features, lin.use_bias, tile=tile, key=k)
+    for i, lin in enumerate(linears):
         w = lin.weight * (scales[i] / scales[i + 1])
-        analog = eqx.tree_at(lambda m: m.weight, analog, w)
-        if lin.use_bias:
-            analog = eqx.tree_at(lambda m: m.bias, analog, lin.bias / scales[i + 1])
-        layers.append(analog)
+        b = lin.bias / scales[i + 1] if lin.use_bias else None
+        layers.append(AnalogLinear.from_weights(w, b, tile=tile))
         if i < len(linears) - 1:
             layers.append(LIF(beta=1.0, threshold=1.0, reset="subtract"))
     return SpikingNetwork(layers, encoder=Encoder("direct", steps), readout="mean")
