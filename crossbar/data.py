@@ -6,6 +6,7 @@ same for the test split. Inputs are float32, scaled to [0, 1] for spike encoding
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -91,7 +92,7 @@ def upsample(x: np.ndarray, size: int = 28) -> np.ndarray:
     return x[:, idx][:, :, idx][:, None]
 
 
-def mnist1d(steps: int | None = 10, seed: int = 42) -> Dataset:
+def mnist1d(steps: int | None = 10, seed: int = 42, *, window: int | None = None) -> Dataset:
     """MNIST-1D (Greydanus and Kobak, ICML 2024): 4000 training and 1000 test sequences of
     length 40, ten classes, generated offline by the `mnist1d` package with its default
     arguments (`pip install 'crossbar-jax[mnist1d]'`). Published baselines on this split:
@@ -103,10 +104,12 @@ def mnist1d(steps: int | None = 10, seed: int = 42) -> Dataset:
     **Arguments:** `steps`: the sequence cut into `steps` consecutive chunks, `(N, steps,
     40 / steps)`, fed to a spiking network one chunk per time step (a temporal task: use
     `SpikingNetwork(..., encoder=None)`); None keeps `(N, 40)`. `seed`: the generator's seed
-    (42 is the package's, the published split).
+    (42 is the package's, the published split). `window`: instead of disjoint chunks, step
+    `t` sees the `window` samples starting at `t * 40 / steps - window // 2` (zeros beyond the
+    ends), `(N, steps, window)`: a sliding window, as an audio front end stacks context frames.
     """
     try:
-        from mnist1d.data import get_dataset_args, make_dataset
+        import mnist1d.data  # noqa: F401
     except ImportError as e:  # pragma: no cover - depends on the install
         raise ImportError(
             "crossbar.data.mnist1d needs mnist1d: pip install 'crossbar-jax[mnist1d]'"
@@ -116,10 +119,41 @@ def mnist1d(steps: int | None = 10, seed: int = 42) -> Dataset:
             "mnist1d: `steps` must divide the length 40 (1, 2, 4, 5, 8, 10, 20, 40) or be None; "
             f"got {steps!r}."
         )
+    if window is not None:
+        if steps is None:
+            raise ValueError("mnist1d: `window` needs `steps` (the number of windows).")
+        if not is_integer(window) or not 1 <= window <= 40:
+            raise ValueError(f"mnist1d: `window` must be an integer in [1, 40]; got {window!r}.")
+    x, y, x_test, y_test = _mnist1d_arrays(seed)
+    if window is not None:
+        x, x_test = _windows(x, steps, window), _windows(x_test, steps, window)
+    elif steps is not None:
+        x, x_test = x.reshape(len(x), steps, -1), x_test.reshape(len(x_test), steps, -1)
+    return Dataset(np.array(x), y.copy(), np.array(x_test), y_test.copy())
+
+
+@functools.lru_cache(maxsize=4)
+def _mnist1d_arrays(seed: int) -> tuple[np.ndarray, ...]:
+    """The generated split (`x`, `y`, `x_test`, `y_test`), made once per seed in a process
+    (1.5 s each time), read-only so that no caller changes the cached copy."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
     args = get_dataset_args()
     args.seed = seed
     d = make_dataset(args)
-    x, x_test = (np.asarray(d[k], np.float32) for k in ("x", "x_test"))
-    if steps is not None:
-        x, x_test = x.reshape(len(x), steps, -1), x_test.reshape(len(x_test), steps, -1)
-    return Dataset(x, np.asarray(d["y"], np.int32), x_test, np.asarray(d["y_test"], np.int32))
+    arrays = (
+        np.asarray(d["x"], np.float32),
+        np.asarray(d["y"], np.int32),
+        np.asarray(d["x_test"], np.float32),
+        np.asarray(d["y_test"], np.int32),
+    )
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+def _windows(x: np.ndarray, steps: int, window: int) -> np.ndarray:
+    """`(N, L)` as `(N, steps, window)`: window `t` starts at `t * L / steps - window // 2`."""
+    stride = x.shape[1] // steps
+    padded = np.pad(x, ((0, 0), (window // 2, window - window // 2)))
+    return np.stack([padded[:, t * stride : t * stride + window] for t in range(steps)], axis=1)

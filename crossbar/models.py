@@ -1,13 +1,17 @@
 """The models the command line, the demo, the notebooks and the benchmarks build: the demo's
-spiking network and chip from a plain config dict, the device presets by name, and the
-spiking CNN. Public: `crossbar.models.build_snn(...)`."""
+spiking networks and chip from a plain config dict, the device presets by name, the
+recurrent SNN of the temporal demo and its non-spiking twin, and the spiking CNN. Public:
+`crossbar.models.build_snn(...)`."""
 
 from __future__ import annotations
 
+import equinox as eqx
+import jax
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
 import devices
+from devices.checks import check_int
 
 from .core._converters import ADC, DAC
 from .core._tile import Tile
@@ -17,8 +21,18 @@ from .nn._lif import LIF
 from .nn._linear import AnalogLinear
 from .nn._network import SpikingNetwork
 from .nn._pooling import Flatten, MaxPool2d
+from .nn._recurrent import Recurrent
 
-__all__ = ["DEFAULT_CONFIG", "DEVICES", "build_snn", "chip_tile", "spiking_cnn"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEVICES",
+    "build_snn",
+    "chip_tile",
+    "count_parameters",
+    "equal_size_mlp",
+    "recurrent_snn",
+    "spiking_cnn",
+]
 
 #: The device presets by name (`crossbar train --device`).
 DEVICES = {
@@ -108,5 +122,72 @@ def spiking_cnn(tile: Tile, *, key: PRNGKeyArray, steps: int = 8, channels=(32, 
             AnalogLinear(hidden, 10, tile=tile, key=k[3]),
         ],
         encoder=Encoder("direct", steps),
+        readout="mean",
+    )
+
+
+def recurrent_snn(
+    tile: Tile,
+    *,
+    key: PRNGKeyArray,
+    n_in: int = 8,
+    hidden: int = 128,
+    n_out: int = 10,
+    beta_range: tuple[float, float] = (0.8, 0.99),
+) -> SpikingNetwork:
+    """The temporal demo's network: `AnalogLinear(n_in -> hidden) -> Recurrent(LIF,
+    AnalogLinear(hidden -> hidden)) -> AnalogLinear(hidden -> n_out)`, every weight (the
+    recurrent ones too) on crossbars of `tile`, mean output over time, no encoder (it takes
+    `(T, n_in)` sequences). Each hidden neuron has its own learned decay `beta`, drawn
+    uniformly from `beta_range` with `key` (time constants of 5 to 100 steps: the
+    heterogeneous memory of Perez-Nieves et al. 2021)."""
+    for name, value in (("n_in", n_in), ("hidden", hidden), ("n_out", n_out)):
+        check_int("recurrent_snn", name, value)
+    lo, hi = beta_range
+    if not 0 <= lo <= hi < 1:
+        raise ValueError(
+            f"recurrent_snn: `beta_range` must be (low, high) with 0 <= low <= high < 1; "
+            f"got {beta_range!r}."
+        )
+    k = jr.split(key, 4)
+    beta = jr.uniform(k[3], (hidden,), minval=lo, maxval=hi)
+    return SpikingNetwork(
+        [
+            AnalogLinear(n_in, hidden, tile=tile, key=k[0]),
+            Recurrent(
+                LIF(beta=beta, learn_beta=True),
+                AnalogLinear(hidden, hidden, tile=tile, key=k[1]),
+            ),
+            AnalogLinear(hidden, n_out, tile=tile, key=k[2]),
+        ],
+        encoder=None,
+        readout="mean",
+    )
+
+
+def count_parameters(model) -> int:
+    """The number of trainable values in `model`: every inexact array leaf (weights, biases,
+    learned decays and thresholds; a fixed decay counts too, as it is stored)."""
+    return sum(x.size for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)))
+
+
+def equal_size_mlp(
+    tile: Tile, n_parameters: int, *, key: PRNGKeyArray, n_in: int = 40, n_out: int = 10
+) -> SpikingNetwork:
+    """A non-spiking network with (as nearly as a whole hidden width allows) `n_parameters`
+    parameters: `AnalogLinear(n_in -> h) -> ReLU -> AnalogLinear(h -> n_out)` on crossbars of
+    `tile`, with `h = round((n_parameters - n_out) / (n_in + n_out + 1))`. It is a
+    `SpikingNetwork` of one time step (`Encoder("direct", 1)`), so the same training,
+    programming and drift evaluation apply to it; it takes `(n_in,)` inputs."""
+    check_int("equal_size_mlp", "n_parameters", n_parameters)
+    h = max(1, round((n_parameters - n_out) / (n_in + n_out + 1)))
+    k1, k2 = jr.split(key)
+    return SpikingNetwork(
+        [
+            AnalogLinear(n_in, h, tile=tile, key=k1),
+            eqx.nn.Lambda(jax.nn.relu),
+            AnalogLinear(h, n_out, tile=tile, key=k2),
+        ],
+        encoder=Encoder("direct", 1),
         readout="mean",
     )

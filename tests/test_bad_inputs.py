@@ -43,6 +43,9 @@ def tiny_net(n_out=2):
     [
         (["demo", "--chips", "0"], "--chips must be an integer >= 1; got 0"),
         (["demo", "--epochs", "0"], "--epochs must be an integer >= 1"),
+        (["demo", "--finetune-epochs", "-1"], "--finetune-epochs must be an integer >= 0"),
+        (["demo", "--data", "digits", "--finetune-epochs", "3"], "applies to --data mnist1d"),
+        (["demo", "--data", "cifar"], "invalid choice: 'cifar'"),
         (["train", "--hidden", "0"], "--hidden must be an integer >= 1; got 0"),
         (["train", "--train-time", "0,100"], "--train-time: T_MIN must be > 0"),
         (["train", "--train-time", "5,1"], "--train-time must be T_MIN,T_MAX"),

@@ -250,15 +250,43 @@ def test_train_bad_input(digits, getkey):
         crossbar.train(model, wrong, key=getkey(), epochs=1, batch_size=4, progress=False, log=None)
 
 
-def test_demo_on_a_tiny_setting(tmp_path):
-    r = crossbar.cli.run_demo(tmp_path, epochs=1, n_chips=2, config=SMALL, log=lambda s: None)
+@pytest.mark.parametrize(
+    "task, config", [("mnist1d", {"hidden": 16, "steps": 4, "window": 10}), ("digits", SMALL)]
+)
+def test_demo_on_a_tiny_setting(tmp_path, task, config):
+    lines = []
+    finetune = 1 if task == "mnist1d" else None
+    r = crossbar.cli.run_demo(
+        tmp_path,
+        data=task,
+        epochs=1,
+        finetune_epochs=finetune,
+        n_chips=2,
+        config=config,
+        log=lines.append,
+    )
     saved = json.loads((tmp_path / "demo.json").read_text())
+    assert saved["task"] == task
     assert saved["times_s"] == [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0]
-    for name in ("hardware_aware", "plain"):
+    for r_net in (*saved["networks"].values(), saved["ann"]):
         for key in ("median", "min", "max"):
-            assert len(saved["networks"][name][key]) == 5
-            assert all(0.0 <= a <= 1.0 for a in saved["networks"][name][key])
+            assert len(r_net[key]) == 5
+            assert all(0.0 <= a <= 1.0 for a in r_net[key])
+        assert 0.0 <= r_net["digital"] <= 1.0
+    assert set(saved["networks"]) == {"hardware_aware", "plain"}
+    # the MLP has the SNN's parameter count, to within one hidden unit (n_in + n_out + 1)
+    n_in = 40 if task == "mnist1d" else 64  # the MLP sees the whole sequence
+    width = n_in + 10 + 1
+    assert abs(saved["ann"]["parameters"] - saved["snn_parameters"]) <= width // 2 + 1
     assert r["n_chips"] == 2
+    table = "\n".join(lines)
+    assert "digital" in table and "mlp (ann)" in table and "the demo took" in table
+    if task == "mnist1d":  # the recurrent layer's row in the energy report
+        assert any("recurrent" in layer["name"] for layer in saved["energy"]["layers"])
+        assert (
+            saved["history"]["plain"][0]["train_accuracy"]
+            == saved["history"]["hardware_aware"][0]["train_accuracy"]
+        )  # one plain pre-training shared by both
     energy = saved["energy"]
     assert energy["joules_per_inference"] > 0 and energy["macs"] > 0
     assert {"digital_fp32", "digital_int8"} <= set(energy["baselines"])

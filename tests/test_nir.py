@@ -41,6 +41,39 @@ def test_round_trip_keeps_spike_trains(tmp_path, reset):
     assert back.readout == "sum"
 
 
+def test_per_neuron_decays_travel_both_ways():
+    tile = crossbar.ideal_tile(crossbar.Tile())
+    beta = np.linspace(0.6, 0.95, 16)
+    net = crossbar.SpikingNetwork(
+        [crossbar.AnalogLinear(12, 16, tile=tile, key=jr.PRNGKey(0)), crossbar.LIF(beta=beta)],
+        encoder=None,
+    )
+    graph = crossbar.export_nir(net)
+    np.testing.assert_allclose(graph.nodes["1_lif"].tau, 1e-3 / (1 - beta), rtol=1e-6)
+    back = crossbar.import_nir(graph)
+    np.testing.assert_array_equal(back.layers[1].beta, net.layers[1].beta)
+    x = (jr.uniform(jr.PRNGKey(1), (30, 12)) < 0.4).astype(jnp.float32)
+    (_, act_a), (_, act_b) = net.record(x), back.record(x)
+    np.testing.assert_array_equal(act_a[1], act_b[1])
+    assert 0 < float(jnp.mean(act_a[1])) < 1
+    # A foreign graph: per-neuron r / tau gains are folded into the feeding layer's rows.
+    node = graph.nodes["1_lif"]
+    scaled = nir.LIF(
+        tau=node.tau,
+        r=2 * node.r,
+        v_leak=node.v_leak,
+        v_threshold=node.v_threshold,
+        v_reset=node.v_reset,
+    )
+    graph.nodes["1_lif"] = scaled
+    folded = crossbar.import_nir(graph)
+    gain = 1e-3 * np.asarray(scaled.r, np.float64) / np.asarray(scaled.tau, np.float64)
+    np.testing.assert_allclose(
+        folded.layers[0].weight, net.layers[0].weight * gain[:, None], rtol=1e-6
+    )
+    np.testing.assert_allclose(folded.layers[1].beta, beta, rtol=1e-6)
+
+
 def test_export_of_a_chip_uses_its_realised_weights():
     tile = crossbar.Tile(device=devices.PCM())
     net = crossbar.SpikingNetwork(

@@ -400,3 +400,145 @@ def test_energy_report_counts_the_recurrent_array():
 def test_bad_neuron_arguments_are_named(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+# ----------------------------------------------------------------- NIR
+
+
+def nir_net(reset, key=jr.PRNGKey(0)):
+    """Every temporal layer NIR has a node for, on an ideal tile (exact round trips)."""
+    tile = crossbar.ideal_tile(crossbar.Tile())
+    k = jr.split(key, 4)
+    beta = np.linspace(0.7, 0.95, 10)
+    return crossbar.SpikingNetwork(
+        [
+            crossbar.AnalogLinear(6, 10, key=k[0], tile=tile),
+            crossbar.Recurrent(
+                crossbar.LIF(beta, threshold=0.8, reset=reset),
+                crossbar.AnalogLinear(10, 10, key=k[1], tile=tile),
+            ),
+            crossbar.AnalogLinear(10, 8, key=k[2], tile=tile),
+            crossbar.Recurrent(
+                crossbar.Synaptic(0.5, 0.85, threshold=np.linspace(0.6, 1.2, 8), reset=reset),
+                crossbar.AnalogLinear(8, 8, key=k[3], tile=tile),
+            ),
+            crossbar.AnalogLinear(8, 4, key=k[0], tile=tile),
+            crossbar.Synaptic(0.3, 0.9, reset=reset),
+        ],
+        encoder=None,
+        readout="sum",
+    )
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_nir_round_trip_of_recurrent_and_synaptic_layers(tmp_path, reset):
+    pytest.importorskip("nir")
+    net = nir_net(reset)
+    crossbar.export_nir(net, tmp_path / "rsnn.nir")
+    back = crossbar.import_nir(tmp_path / "rsnn.nir")
+    x = jnp.asarray(currents(12, t=30, n=6, low=0.0) > 0.5, jnp.float32)
+    (out_a, act_a), (out_b, act_b) = net.record(x), back.record(x)
+    for i in (1, 3, 5):
+        np.testing.assert_array_equal(act_a[i], act_b[i])
+        assert 0 < float(jnp.mean(act_a[i])) < 1  # the test has spikes to lose
+    np.testing.assert_array_equal(out_a, out_b)
+    assert isinstance(back.layers[1], crossbar.Recurrent)
+    assert isinstance(back.layers[3].cell, crossbar.Synaptic)
+    np.testing.assert_array_equal(back.layers[1].cell.beta, net.layers[1].cell.beta)
+    np.testing.assert_array_equal(back.layers[3].cell.threshold, net.layers[3].cell.threshold)
+
+
+def test_nir_graph_of_a_recurrent_chip():
+    """The closed forms of snnTorch's conventions, the cycle of the recurrent subgraph and
+    the realised (programmed, drifted) recurrent weights of a read chip."""
+    nir = pytest.importorskip("nir")
+    net = recurrent_net(jr.PRNGKey(0), cell=crossbar.Synaptic(0.6, 0.8))
+    chip = crossbar.at_time(crossbar.program(net, jr.PRNGKey(1)), 86400.0, jr.PRNGKey(2))
+    graph = crossbar.export_nir(chip, dt=1e-4)
+    sub = graph.nodes["1_recurrent"]
+    assert isinstance(sub, nir.NIRGraph)
+    assert {("lif", "w_rec"), ("w_rec", "lif")} <= {tuple(e) for e in sub.edges}
+    realised = chip.layers[1].recurrent.realised_weight()
+    np.testing.assert_allclose(sub.nodes["w_rec"].weight, realised, rtol=1e-6)
+    assert not np.allclose(sub.nodes["w_rec"].weight, net.layers[1].recurrent.weight)
+    cuba = sub.nodes["lif"]
+    np.testing.assert_allclose(cuba.tau_syn, 1e-4 / 0.4, rtol=1e-6)  # dt / (1 - alpha)
+    np.testing.assert_allclose(cuba.tau_mem, 1e-4 / 0.2, rtol=1e-6)  # dt / (1 - beta)
+    np.testing.assert_allclose(cuba.w_in * 1e-4, cuba.tau_syn, rtol=1e-6)
+    np.testing.assert_allclose(cuba.r * 1e-4, cuba.tau_mem, rtol=1e-6)
+
+
+def test_nir_foreign_cubalif_gains_are_folded_and_alif_is_refused():
+    nir = pytest.importorskip("nir")
+    dt, n = 1e-3, 5
+    w = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
+    w_rec = np.random.default_rng(1).normal(size=(n, n)).astype(np.float32) * 0.3
+    ones = np.ones(n, np.float32)
+    cuba = nir.CubaLIF(  # input gains dt w_in / tau_syn = 0.5 and dt r / tau_mem = 3
+        tau_syn=2e-3 * ones,
+        tau_mem=5e-3 * ones,
+        r=15 * ones,
+        w_in=1 * ones,
+        v_leak=0 * ones,
+        v_threshold=ones,
+        v_reset=0 * ones,
+    )
+    sub = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([n])}),
+            "lif": cuba,
+            "w_rec": nir.Linear(weight=w_rec),
+            "output": nir.Output(output_type={"output": np.array([n])}),
+        },
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+    )
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([3])}),
+            "fc": nir.Linear(weight=w),
+            "rnn": sub,
+            "output": nir.Output(output_type={"output": np.array([n])}),
+        },
+        edges=[("input", "fc"), ("fc", "rnn"), ("rnn", "output")],
+        metadata={"dt": dt},
+    )
+    net = crossbar.import_nir(graph)
+    np.testing.assert_allclose(net.layers[0].weight, 1.5 * w, rtol=1e-6)
+    np.testing.assert_allclose(net.layers[1].recurrent.weight, 1.5 * w_rec, rtol=1e-6)
+    cell = net.layers[1].cell
+    np.testing.assert_allclose([cell.alpha, cell.beta], [0.5, 0.8], rtol=1e-6)
+    # A numpy Euler step of NIR's equations gives the same spikes.
+    x = currents(13, t=25, n=3, low=0.0, high=1.0)
+    i_syn, v, s, ref = np.zeros(n), np.zeros(n), np.zeros(n), []
+    for xt in x.astype(np.float64):
+        # the zero reset of a foreign graph, snnTorch Synaptic's rule (delayed, and the step's
+        # input dropped with the membrane)
+        r = (v > 1.0).astype(float)
+        i_syn = 0.5 * i_syn + 0.5 * (w @ xt + w_rec @ s)
+        v = (1 - r) * (0.8 * v + 3.0 * i_syn)
+        s = (v > 1.0).astype(float)
+        ref.append(s)
+    _, act = net.record(jnp.asarray(x))
+    np.testing.assert_array_equal(act[1], np.stack(ref))
+    assert 0 < np.mean(ref) < 1
+    alif = recurrent_net(jr.PRNGKey(0), cell=crossbar.ALIF(0.9))
+    with pytest.raises(ValueError, match="ALIF"):
+        crossbar.export_nir(alif)
+
+
+def test_recurrent_network_in_evaluate_drift_and_sweep():
+    """A recurrent network goes through the studies like any other: `evaluate_drift` over
+    chips and times, and one compiled `sweep` over float parameters whose points differ."""
+    net = recurrent_net(jr.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    x = (rng.uniform(size=(48, 12, 6)) < 0.4).astype(np.float32)
+    y = rng.integers(0, 3, 48).astype(np.int32)
+    data = crossbar.data.arrays(x[:32], y[:32], x[32:], y[32:])
+    r = crossbar.evaluate_drift(net, data, [1.0, 3.15e7], 3, jr.PRNGKey(1))
+    assert np.asarray(r["accuracy"]).shape == (3, 2)
+    res = crossbar.sweep(
+        net, data, {"tile.out_noise": [0.0, 0.5]}, key=jr.PRNGKey(2), n_chips=3, t=3600.0
+    )
+    assert [row["tile.out_noise"] for row in res] == [0.0, 0.5]
+    err = [row["output_error_median"] for row in res]
+    assert err[1] > err[0] > 0  # more output noise, larger error; the recurrent array read

@@ -11,6 +11,7 @@ from pathlib import Path
 #: Integer flags and their least values (the flag's `dest`).
 _AT_LEAST = {
     "epochs": 1,
+    "finetune_epochs": 0,
     "chips": 1,
     "batch_size": 1,
     "hidden": 1,
@@ -51,6 +52,8 @@ def check_args(args: argparse.Namespace) -> None:
     """Every flag checked before any work: a usage error (exit code 2) that names the flag,
     the value and what is allowed."""
     fail = _fail
+    if args.command == "demo" and args.data == "digits" and args.finetune_epochs:
+        fail(f"--finetune-epochs applies to --data mnist1d only; got {args.finetune_epochs}.")
     for dest, least in _AT_LEAST.items():
         value = getattr(args, dest, None)
         if isinstance(value, int) and value < least:
@@ -89,8 +92,8 @@ def check_args(args: argparse.Namespace) -> None:
     if args.command in ("evaluate", "energy", "sweep") and not args.checkpoint.is_file():
         what = "is not a file" if args.checkpoint.exists() else "does not exist"
         fail(f"--checkpoint: {args.checkpoint} {what} (write one with `crossbar train`).")
-    data = getattr(args, "data", None)
-    if data is not None and data != "digits" and not Path(data).is_file():
+    data = getattr(args, "data", None)  # the demo's --data is a choice argparse checked
+    if args.command != "demo" and data not in (None, "digits") and not Path(data).is_file():
         fail(f"--data: {data!r} is neither 'digits' nor an existing .npz file.")
     dest = _OUTPUTS.get(args.command, "out")
     path = getattr(args, dest, None)

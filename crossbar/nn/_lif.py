@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, PyTree
 
-from devices.checks import check_positive, is_real
+from devices.checks import check_positive
 
 
 class AbstractSurrogate(eqx.Module):
@@ -104,6 +104,10 @@ def cell_parameter(owner: str, name: str, value, low: float, high: float | None 
     neuron), checked to lie in `[low, high]` (or `> low` without `high`). Strongly typed: a
     weak type would turn strong after the first optimiser update and make every jitted
     training step compile twice more."""
+    return jnp.asarray(_checked(owner, name, value, low, high), dtype=jnp.float32)
+
+
+def _checked(owner: str, name: str, value, low: float, high: float | None) -> np.ndarray:
     try:
         a = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -114,7 +118,7 @@ def cell_parameter(owner: str, name: str, value, low: float, high: float | None 
     if not ok:
         allowed = f"in [{low:g}, {high:g}]" if high is not None else f"> {low:g}"
         raise ValueError(f"{owner}: `{name}` must be {allowed}; got {value!r}.")
-    return jnp.asarray(a, dtype=jnp.float32)
+    return a
 
 
 def decay_from(owner: str, name: str, value, tau, tau_name: str) -> Array:
@@ -124,9 +128,9 @@ def decay_from(owner: str, name: str, value, tau, tau_name: str) -> Array:
             f"{owner}: give exactly one of `{name}` (decay per step) and `{tau_name}` (time "
             f"constant in steps); got {name}={value!r}, {tau_name}={tau!r}."
         )
-    if tau is not None:
-        tau = cell_parameter(owner, tau_name, tau, 1.0, math.inf)
-        return 1.0 - 1.0 / tau
+    if tau is not None:  # in float64, rounded once to float32
+        decay = 1.0 - 1.0 / _checked(owner, tau_name, tau, 1.0, math.inf)
+        return jnp.asarray(decay, dtype=jnp.float32)
     return cell_parameter(owner, name, value, 0.0, 1.0)
 
 
@@ -194,8 +198,9 @@ class LIF(AbstractNeuron):
 
     **Arguments:**
 
-    - `beta`: the decay per step in [0, 1]; or give `tau` instead, the time constant in steps,
-      for `beta = 1 - 1/tau` (SpikingJelly's discretisation; `tau=2` gives 0.5).
+    - `beta`: the decay per step in [0, 1], one for the layer or an array of one per neuron
+      (broadcast against the current); or give `tau` instead, the time constant in steps, for
+      `beta = 1 - 1/tau` (SpikingJelly's discretisation; `tau=2` gives 0.5).
     - `threshold`: the firing threshold (> 0, default 1).
     - `reset`: `"subtract"` (default) or `"zero"`.
     - `surrogate`: a surrogate from `fast_sigmoid()` (default), `arctan()`, `triangle()`,
@@ -211,31 +216,20 @@ class LIF(AbstractNeuron):
 
     def __init__(
         self,
-        beta: float | None = None,
+        beta: ArrayLike | None = None,
         *,
-        tau: float | None = None,
+        tau: ArrayLike | None = None,
         threshold: float = 1.0,
         reset: Literal["subtract", "zero"] = "subtract",
         surrogate: AbstractSurrogate | None = None,
         learn_beta: bool = False,
     ):
-        if (beta is None) == (tau is None):
-            raise ValueError(
-                f"LIF: give exactly one of `beta` (decay per step) and `tau` (time constant in "
-                f"steps); got beta={beta!r}, tau={tau!r}."
-            )
-        if tau is not None:
-            if not is_real(tau) or not tau >= 1:
-                raise ValueError(f"LIF: `tau` must be a number >= 1 (steps); got {tau!r}.")
-            beta = 1.0 - 1.0 / tau
-        if not is_real(beta) or not 0 <= beta <= 1:
-            raise ValueError(f"LIF: `beta` must be a number in [0, 1]; got {beta!r}.")
+        # A strongly typed float32 array (a scalar, or one value per neuron): see
+        # `cell_parameter`.
+        self.beta = decay_from("LIF", "beta", beta, tau, "tau")
         check_positive("LIF", "threshold", threshold)
         check_reset("LIF", reset)
         surrogate = check_surrogate("LIF", surrogate)
-        # A strongly typed float32 scalar: a weak type would turn strong after the first
-        # optimiser update and make every jitted training step compile twice more.
-        self.beta = jnp.asarray(float(beta), dtype=jnp.float32)
         self.threshold = float(threshold)
         self.reset = reset
         self.surrogate = surrogate

@@ -18,7 +18,8 @@ class EnergyReport(dict):
 
     def __str__(self) -> str:
         cols = " ".join(f"{c[:-2]:>9}" for c in COMPONENTS)
-        head = f"{'layer':>26} | {cols} | {'SynOps':>9} {'rate':>6}"
+        width = max([26, *(len(r["name"]) for r in self["layers"])])
+        head = f"{'layer':>{width}} | {cols} | {'SynOps':>9} {'rate':>6}"
         lines = [
             f"energy per inference: {_j(self['joules_per_inference'])} "
             f"({self['examples']} examples, T = {self['time_steps']}, "
@@ -29,7 +30,7 @@ class EnergyReport(dict):
         for r in self["layers"]:
             rate = "" if r["firing_rate"] is None else f"{r['firing_rate']:.3f}"
             comps = " ".join(f"{_j(r[c]):>9}" for c in COMPONENTS)
-            lines.append(f"{r['name']:>26} | {comps} | {r['synops']:9.0f} {rate:>6}")
+            lines.append(f"{r['name']:>{width}} | {comps} | {r['synops']:9.0f} {rate:>6}")
         lines.append(
             f"MACs {self['macs']:.0f}, SynOps {self['synops']:.0f}; baselines per inference:"
         )

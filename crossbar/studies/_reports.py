@@ -7,17 +7,27 @@ DRIFT_TIMES = (1.0, 3600.0, 86400.0, 30 * 86400.0, 365 * 86400.0)
 
 
 def format_drift_table(results: dict) -> str:
-    """Accuracy against time since programming: median [min, max] over chips, per network."""
+    """Accuracy against time since programming: median [min, max] over chips, per network;
+    a `digital` column where the networks carry their digital accuracy, and a row for the
+    non-spiking network of equal size where `results` has one (`ann`)."""
     times = results["times_s"]
-    head = f"{'network':>15} | " + " | ".join(f"{format_duration(t):>19}" for t in times)
-    n_chips = results.get("n_chips") or len(next(iter(results["networks"].values()))["accuracy"])
+    rows = dict(results["networks"])
+    if "ann" in results:
+        rows["mlp (ann)"] = results["ann"]
+    digital = any("digital" in r for r in rows.values())
+    cols = [f"{format_duration(t):>19}" for t in times]
+    head = f"{'network':>15} | " + (f"{'digital':>7} | " if digital else "") + " | ".join(cols)
+    n_chips = results.get("n_chips") or len(next(iter(rows.values()))["accuracy"])
     lines = [f"test accuracy (%), median [min, max] of {n_chips} chips", head, "-" * len(head)]
-    for name, r in results["networks"].items():
+    for name, r in rows.items():
         cells = [
             f"{100 * m:5.1f} [{100 * lo:4.1f}, {100 * hi:5.1f}]"
             for m, lo, hi in zip(r["median"], r["min"], r["max"])
         ]
-        lines.append(f"{name:>15} | " + " | ".join(f"{c:>19}" for c in cells))
+        d = f"{100 * r['digital']:7.1f} | " if "digital" in r else f"{'':>7} | "
+        lines.append(
+            f"{name:>15} | " + (d if digital else "") + " | ".join(f"{c:>19}" for c in cells)
+        )
     return "\n".join(lines)
 
 
