@@ -537,8 +537,8 @@ def test_recurrent_network_in_evaluate_drift_and_sweep():
     r = crossbar.evaluate_drift(net, data, [1.0, 3.15e7], 3, jr.PRNGKey(1))
     assert np.asarray(r["accuracy"]).shape == (3, 2)
     res = crossbar.sweep(
-        net, data, {"tile.out_noise": [0.0, 0.5]}, key=jr.PRNGKey(2), n_chips=3, t=3600.0
-    )
-    assert [row["tile.out_noise"] for row in res] == [0.0, 0.5]
+        net, data, {"tile.out_noise": [0.05, 0.5]}, key=jr.PRNGKey(2), n_chips=3, t=3600.0
+    )  # both noises on: one program for the two points
+    assert [row["tile.out_noise"] for row in res] == [0.05, 0.5]
     err = [row["output_error_median"] for row in res]
     assert err[1] > err[0] > 0  # more output noise, larger error; the recurrent array read
