@@ -15,11 +15,12 @@ from devices.checks import check_int
 
 from .core._converters import ADC, DAC
 from .core._tile import Tile
-from .nn._conv import AnalogConv2d, ChannelNorm
+from .nn._conv import AnalogConv2d
 from .nn._encoders import Encoder
 from .nn._lif import LIF
 from .nn._linear import AnalogLinear
 from .nn._network import SpikingNetwork
+from .nn._norms import ChannelNorm
 from .nn._pooling import Flatten, MaxPool2d
 from .nn._recurrent import Recurrent
 

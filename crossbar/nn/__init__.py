@@ -7,8 +7,6 @@ A layer acts on one example; batch with `jax.vmap`.
 from ._cells import ALIF as ALIF
 from ._cells import Synaptic as Synaptic
 from ._conv import AnalogConv2d as AnalogConv2d
-from ._conv import ChannelNorm as ChannelNorm
-from ._conv import fold_norms as fold_norms
 from ._convert import convert as convert
 from ._encoders import Encoder as Encoder
 from ._encoders import direct_encode as direct_encode
@@ -27,6 +25,8 @@ from ._lif import straight_through as straight_through
 from ._lif import triangle as triangle
 from ._linear import AnalogLinear as AnalogLinear
 from ._network import SpikingNetwork as SpikingNetwork
+from ._norms import ChannelNorm as ChannelNorm
+from ._norms import fold_norms as fold_norms
 from ._pooling import Flatten as Flatten
 from ._pooling import MaxPool2d as MaxPool2d
 from ._recurrent import Recurrent as Recurrent
