@@ -50,6 +50,9 @@ def export_nir(net: SpikingNetwork, path: str | os.PathLike | None = None, *, dt
       weights on a read chip; digital `eqx.nn.Linear` weights as they are) and `output`, with
       the cycle `lif -> w_rec -> lif`. The one-step delay of the feedback is NIR's reading of
       a cycle (the spikes of step t reach the neurons at t + 1).
+    For snnTorch (`snntorch.import_nir.import_from_nir`), export with `dt=1e-4`: its importer
+    assumes that step for every neuron (`beta = 1 - 1e-4 / tau`) and resets to zero at the spike,
+    which gives our spikes for `LIF` layers with `reset="zero"` (`tests/test_interop.py`).
     The encoder is not part of the graph: the graph takes the per-step input `(in,)`; the
     network's readout is in the graph's metadata. `ALIF` and other layers are errors that
     name them (NIR has no adaptive-threshold node).
@@ -120,9 +123,11 @@ def _affine(nir, layer):
             f"export_nir: a {type(layer).__name__} has no NIR counterpart here; the weights of "
             "a layer must be an AnalogLinear or an eqx.nn.Linear."
         )
-    w = np.asarray(w, np.float32)
+    # Writable copies: a view of a JAX array is read-only, which torch warns about when a
+    # tool (snnTorch's importer) wraps the graph's arrays in tensors.
+    w = np.array(w, np.float32)
     b = np.zeros(w.shape[0], np.float32) if layer.bias is None else layer.bias
-    return nir.Affine(weight=w, bias=np.asarray(b, np.float32))
+    return nir.Affine(weight=w, bias=np.array(b, np.float32))
 
 
 def _tau(owner: str, decay, width: int, dt: float) -> np.ndarray:
