@@ -264,3 +264,13 @@ def test_nir_import_uses_r_and_refuses_bad_tau_and_cycles():
         crossbar.import_nir(_nir_chain(tau=0.0))
     with pytest.raises(ValueError, match="cycle through node"):
         crossbar.import_nir(_nir_chain(cycle=True))
+
+
+def test_nir_import_takes_dt_over_the_metadata_and_refuses_a_bad_one():
+    # tau 2e-3 s: dt 1e-3 (the metadata) gives beta 0.5; dt=1e-4 given gives 0.95
+    assert float(crossbar.import_nir(_nir_chain(r=2.0)).layers[1].beta) == pytest.approx(0.5)
+    given = crossbar.import_nir(_nir_chain(r=2.0), dt=1e-4)
+    assert float(given.layers[1].beta) == pytest.approx(0.95)
+    for bad in (0.0, -1e-3, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="import_nir: `dt` must be a number of seconds > 0"):
+            crossbar.import_nir(_nir_chain(r=2.0), dt=bad)

@@ -81,3 +81,50 @@ def test_snntorch_runs_our_lif_network_with_the_same_spikes(recurrent):
         assert a.shape == b.shape
         assert 5 <= a.sum() < 0.5 * a.size  # there are spikes and silences to compare
         np.testing.assert_array_equal(b, a)
+
+
+# snnTorch 1.0's exporter calls nirtorch's older entry point, which warns.
+@pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph:DeprecationWarning")
+def test_an_snntorch_network_imports_with_the_same_spikes():
+    """snnTorch -> NIR (`export_to_nir`) -> `crossbar.import_nir(graph, dt=1e-4)`: the same
+    hidden and output spikes. snnTorch's exporter writes every `Leaky` as a NIR `LIF` that
+    resets to zero (its subtract mode is not in the graph) and needs per-neuron `beta` and
+    `threshold` tensors (nir's type inference refuses scalars)."""
+    snn = pytest.importorskip("snntorch")
+    from snntorch import utils
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(0)
+
+    def leaky(n, beta, **kw):
+        beta, threshold = torch.full((n,), beta), torch.ones(n)
+        return snn.Leaky(beta=beta, threshold=threshold, reset_mechanism="zero", **kw)
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(16, 32),
+        leaky(32, 0.9, init_hidden=True),
+        torch.nn.Linear(32, 5),
+        leaky(5, 0.8, init_hidden=True, output=True),
+    )
+    graph = export_to_nir(net, torch.zeros(16))
+    rng = np.random.default_rng(1)
+    x = (rng.random((50, 16)) < 0.4).astype(np.float32) * 4.0
+    hidden, out = [], []
+    handle = net[1].register_forward_hook(lambda _m, _i, y: hidden.append(y.numpy().copy()))
+    utils.reset(net)
+    with torch.no_grad():
+        for x_t in x:
+            spikes, _ = net(torch.tensor(x_t))
+            out.append(spikes.numpy().copy())
+    handle.remove()
+    theirs = np.asarray(hidden), np.asarray(out)
+
+    ours_net = crossbar.import_nir(
+        graph, dt=SNNTORCH_DT, tile=crossbar.Tile(device=devices.Ideal())
+    )
+    _, acts = crossbar.as_digital(ours_net).record(jnp.asarray(x))
+    ours = np.asarray(acts[1]), np.asarray(acts[-1])
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.shape == b.shape
+        assert 5 <= a.sum() < 0.5 * a.size  # there are spikes and silences to compare
+        np.testing.assert_array_equal(a, b)

@@ -190,7 +190,9 @@ def _values(a: np.ndarray) -> str:
 _KINDS = ("Input", "Output", "Affine", "Linear", "LIF", "CubaLIF", "NIRGraph")
 
 
-def import_nir(graph, *, tile: Tile | None = None, key=None) -> SpikingNetwork:
+def import_nir(
+    graph, *, tile: Tile | None = None, dt: float | None = None, key=None
+) -> SpikingNetwork:
     """A NIR graph (or a path to one) as a `SpikingNetwork` on crossbars (`tile`, default an
     ideal tile) with no encoder: it takes `(T, in)` inputs. The graph is a chain from Input to
     Output of `Affine`/`Linear` nodes (as `AnalogLinear`), `LIF` nodes (as `LIF`), `CubaLIF`
@@ -200,15 +202,21 @@ def import_nir(graph, *, tile: Tile | None = None, key=None) -> SpikingNetwork:
     decays; the input gains `dt r / tau` and `dt w_in / tau_syn` folded into the rows of the
     feeding layer and of the recurrent weights); unsupported nodes, branching graphs, cycles
     outside such a subgraph, `v_leak != 0` and (for `LIF`) per-neuron thresholds are errors
-    naming what is unsupported. Nothing is drawn: `key` is unused, accepted so that older
-    calls keep working."""
+    naming what is unsupported. `dt`: the time step (seconds) the graph's time constants are
+    for; default the graph's metadata `dt` (ours writes it), else 1e-3 s. Give `dt=1e-4` for a
+    graph from snnTorch's `export_to_nir`, which writes none and assumes that step. Nothing is
+    drawn: `key` is unused, accepted so that older calls keep working."""
     nir = _nir()
     if isinstance(graph, (str, os.PathLike)):
         graph = nir.read(graph)
     tile = ideal_tile(Tile()) if tile is None else tile
-    dt = graph.metadata.get("dt", 1e-3)
-    if not (is_real(dt) and math.isfinite(dt) and dt > 0):
-        raise ValueError(f"import_nir: the graph's metadata `dt` must be > 0 s; got {dt!r}.")
+    if dt is not None:
+        if not (is_real(dt) and math.isfinite(dt) and dt > 0):
+            raise ValueError(f"import_nir: `dt` must be a number of seconds > 0; got {dt!r}.")
+    else:
+        dt = graph.metadata.get("dt", 1e-3)
+        if not (is_real(dt) and math.isfinite(dt) and dt > 0):
+            raise ValueError(f"import_nir: the graph's metadata `dt` must be > 0 s; got {dt!r}.")
     layers = []
     for name, node in _chain(graph, "the graph"):
         kind = type(node).__name__
