@@ -1,11 +1,15 @@
 """Interoperability against the other tools themselves (issue 16, first part): a network
-exported by `crossbar.export_nir` runs in snnTorch (`snntorch.import_nir.import_from_nir`) with
-the same spikes.
+exported by `crossbar.export_nir` runs in snnTorch (`snntorch.import_nir.import_from_nir`) and
+in Norse (`norse.torch.from_nir`) with the same spikes, and one exported by snnTorch imports
+here with the same spikes.
 
 Runs where the `interop` extra is installed (`pip install -e ".[interop]"`: torch, snntorch,
-nirtorch); skipped elsewhere. snnTorch's importer fixes two conventions: a time step of
-`dt = 1e-4` s (so the graph is exported with `dt=1e-4`, and snnTorch's `beta = 1 - dt / tau`
-is our beta) and reset to zero at the spike (`reset_delay=False`). Our zero reset, which takes
+nirtorch, norse); skipped elsewhere. Norse's LIF ignores NIR's `r` (it warns), so the graph
+for it is exported with `gains="weights"` (`r = 1`, the gain in the weights).
+
+snnTorch's importer fixes two conventions: a time step of `dt = 1e-4` s (so the graph is
+exported with `dt=1e-4`, and snnTorch's `beta = 1 - dt / tau` is our beta) and reset to zero
+at the spike (`reset_delay=False`). Our zero reset, which takes
 the reset from the previous potential (snnTorch's default `reset_delay=True`), gives the same
 spikes as reset at the spike for `LIF`, so a feed-forward LIF network with `reset="zero"`
 must agree spike for spike. A `Recurrent` layer is run by nirtorch's interpreter as the graph's
@@ -49,7 +53,7 @@ def _lif_network(recurrent: bool = False):
     )
 
 
-def _snntorch_spikes(module, x: np.ndarray, hidden: str) -> tuple[np.ndarray, np.ndarray]:
+def _torch_spikes(module, x: np.ndarray, hidden: str) -> tuple[np.ndarray, np.ndarray]:
     """The spikes of the graph's hidden layer (the submodule `hidden`) and of its output, for
     input spikes `x (T, in)`, one step at a time: `((T, hidden), (T, out))`."""
     seen = []
@@ -76,7 +80,7 @@ def test_snntorch_runs_our_lif_network_with_the_same_spikes(recurrent):
     _, acts = digital.record(jnp.asarray(x))
     ours = np.asarray(acts[1]), np.asarray(acts[-1])  # hidden and output spikes, (T, n)
     module = snn_nir.import_from_nir(crossbar.export_nir(net, dt=SNNTORCH_DT))
-    theirs = _snntorch_spikes(module, x, "1_" + type(net.layers[1]).__name__.lower())
+    theirs = _torch_spikes(module, x, "1_" + type(net.layers[1]).__name__.lower())
     for a, b in zip(ours, theirs, strict=True):
         assert a.shape == b.shape
         assert 5 <= a.sum() < 0.5 * a.size  # there are spikes and silences to compare
@@ -128,3 +132,23 @@ def test_an_snntorch_network_imports_with_the_same_spikes():
         assert a.shape == b.shape
         assert 5 <= a.sum() < 0.5 * a.size  # there are spikes and silences to compare
         np.testing.assert_array_equal(a, b)
+
+
+# Norse 1.1 calls nirtorch's older entry point, which warns.
+@pytest.mark.filterwarnings("ignore:nirtorch.load:DeprecationWarning")
+@pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
+def test_norse_runs_our_lif_network_with_the_same_spikes(recurrent):
+    norse = pytest.importorskip("norse.torch", reason='pip install -e ".[interop]"')
+    net = _lif_network(recurrent)
+    rng = np.random.default_rng(2)
+    x = (rng.random((50, 16)) < 0.4).astype(np.float32) * 8.0
+    _, acts = crossbar.as_digital(net).record(jnp.asarray(x))
+    ours = np.asarray(acts[1]), np.asarray(acts[-1])
+    graph = crossbar.export_nir(net, gains="weights")  # Norse's default dt is ours, 1e-3 s
+    assert np.all(graph.nodes["3_lif"].r == 1) and graph.metadata["crossbar_gains"] == "weights"
+    module = norse.from_nir(graph, dt=1e-3)
+    theirs = _torch_spikes(module, x, "1_" + type(net.layers[1]).__name__.lower())
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.shape == b.shape
+        assert 5 <= a.sum() < 0.5 * a.size  # there are spikes and silences to compare
+        np.testing.assert_array_equal(b, a)

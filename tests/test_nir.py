@@ -114,3 +114,25 @@ def test_unsupported_things_are_named():
     )
     with pytest.raises(ValueError, match="unsupported NIR node types \\['Conv2d'\\]"):
         crossbar.import_nir(graph)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_gains_in_the_weights_is_the_same_network(reset):
+    """`gains="weights"`: every `r` is 1 and the feeding rows carry `r` (tau / dt, here 10 and
+    1.5); importing folds `dt r / tau` back, so the weights and the spikes come back."""
+    net = ideal_net(reset)
+    graph = crossbar.export_nir(net, gains="weights")
+    plain = crossbar.export_nir(net)
+    for cell, fed in (("1_lif", "0_analoglinear"), ("3_lif", "2_analoglinear")):
+        np.testing.assert_array_equal(graph.nodes[cell].r, 1.0)
+        r = np.asarray(plain.nodes[cell].r, np.float64)[:, None]
+        np.testing.assert_allclose(graph.nodes[fed].weight, plain.nodes[fed].weight * r, rtol=1e-6)
+    assert graph.metadata["crossbar_gains"] == "weights"
+    back = crossbar.import_nir(graph)
+    np.testing.assert_allclose(back.layers[0].weight, net.layers[0].weight, rtol=1e-6, atol=1e-7)
+    x = (jr.uniform(jr.PRNGKey(1), (20, 12)) < 0.4).astype(jnp.float32)
+    _, act_a = net.record(x)
+    _, act_b = back.record(x)
+    for i in (1, 3):
+        np.testing.assert_array_equal(act_a[i], act_b[i])
+        assert 0 < float(jnp.mean(act_a[i])) < 1

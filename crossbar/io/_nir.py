@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+from typing import Literal
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -27,7 +29,13 @@ def _nir():
     return nir
 
 
-def export_nir(net: SpikingNetwork, path: str | os.PathLike | None = None, *, dt: float = 1e-3):
+def export_nir(
+    net: SpikingNetwork,
+    path: str | os.PathLike | None = None,
+    *,
+    dt: float = 1e-3,
+    gains: Literal["neuron", "weights"] = "neuron",
+):
     """A `SpikingNetwork` of `AnalogLinear`, `LIF`, `Synaptic` and `Recurrent` layers as a
     NIR graph (written to `path` when given, atomically by `nir.write`'s own file; returned
     either way).
@@ -50,6 +58,12 @@ def export_nir(net: SpikingNetwork, path: str | os.PathLike | None = None, *, dt
       weights on a read chip; digital `eqx.nn.Linear` weights as they are) and `output`, with
       the cycle `lif -> w_rec -> lif`. The one-step delay of the feedback is NIR's reading of
       a cycle (the spikes of step t reach the neurons at t + 1).
+    `gains`: where a neuron's input gain (`dt r / tau` of NIR's LIF, `dt w_in / tau_syn` and
+    `dt r / tau_mem` of its CubaLIF) stays. `"neuron"` (default): in `r` and `w_in` as above,
+    the weights as the chip realises them. `"weights"`: `r = w_in = 1` and the weights (and
+    bias) of the layers that feed a neuron, recurrent ones included, multiplied row by row by
+    the `r` (times `w_in`) they replace, an equal NIR graph for tools that ignore `r` (Norse's
+    `from_nir` runs our LIF networks to the same spikes only so; metadata `crossbar_gains`).
     For snnTorch (`snntorch.import_nir.import_from_nir`), export with `dt=1e-4`: its importer
     assumes that step for every neuron (`beta = 1 - 1e-4 / tau`) and resets to zero at the spike,
     which gives our spikes for `LIF` layers with `reset="zero"` (`tests/test_interop.py`).
@@ -62,6 +76,8 @@ def export_nir(net: SpikingNetwork, path: str | os.PathLike | None = None, *, dt
         raise ValueError(
             f"export_nir: expected a crossbar.SpikingNetwork; got {type(net).__name__}."
         )
+    if gains not in ("neuron", "weights"):
+        raise ValueError(f'export_nir: `gains` must be "neuron" or "weights"; got {gains!r}.')
     nodes, order, width, first_in = {}, [], None, None
     for i, layer in enumerate(net.layers):
         name = f"{i}_{type(layer).__name__.lower()}"
@@ -94,6 +110,8 @@ def export_nir(net: SpikingNetwork, path: str | os.PathLike | None = None, *, dt
             )
         else:
             nodes[name] = _cell_node(nir, layer, width, dt, i)
+        if gains == "weights" and not isinstance(layer, AnalogLinear):
+            _gains_into_weights(nodes, order[-1], name, i)
         order.append(name)
     if width is None:
         raise ValueError("export_nir: the network has no AnalogLinear layer.")
@@ -103,7 +121,7 @@ def export_nir(net: SpikingNetwork, path: str | os.PathLike | None = None, *, dt
     graph = nir.NIRGraph(
         nodes=nodes,
         edges=list(zip(chain[:-1], chain[1:])),
-        metadata={"crossbar_readout": net.readout, "dt": dt},
+        metadata={"crossbar_readout": net.readout, "dt": dt, "crossbar_gains": gains},
     )
     if path is not None:
         nir.write(path, graph)
@@ -128,6 +146,39 @@ def _affine(nir, layer):
     w = np.array(w, np.float32)
     b = np.zeros(w.shape[0], np.float32) if layer.bias is None else layer.bias
     return nir.Affine(weight=w, bias=np.array(b, np.float32))
+
+
+def _gains_into_weights(nodes: dict, feeding: str, name: str, i: int) -> None:
+    """`export_nir(gains="weights")` for the neuron node `name` (a cell, or a recurrent
+    subgraph) fed by the `Affine` node `feeding`: its `r` (and `w_in`) set to 1, the rows of
+    the layers feeding it multiplied by what they were."""
+    node = nodes[name]
+    sub = node.nodes if type(node).__name__ == "NIRGraph" else None
+    cell = sub["lif"] if sub is not None else node
+    if type(nodes[feeding]).__name__ != "Affine":
+        raise ValueError(
+            f'export_nir(gains="weights"): layer {i} ({name}) must follow an AnalogLinear, '
+            "whose weights take its input gain."
+        )
+    ones = np.ones_like(np.asarray(cell.r, np.float32))
+    gain = np.asarray(cell.r, np.float64)
+    changes = {"r": ones}
+    if type(cell).__name__ == "CubaLIF":
+        gain = gain * np.asarray(cell.w_in, np.float64)
+        changes["w_in"] = ones
+    cell = dataclasses.replace(cell, **changes)
+
+    def scaled(affine):
+        return type(affine)(
+            weight=np.array(affine.weight * gain[:, None], np.float32),
+            bias=np.array(affine.bias * gain, np.float32),
+        )
+
+    nodes[feeding] = scaled(nodes[feeding])
+    if sub is None:
+        nodes[name] = cell
+    else:
+        sub["lif"], sub["w_rec"] = cell, scaled(sub["w_rec"])
 
 
 def _tau(owner: str, decay, width: int, dt: float) -> np.ndarray:
