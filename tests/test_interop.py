@@ -18,6 +18,7 @@ step; our `Recurrent` (as snnTorch's `RLeaky`) adds `V 0 + b` there, so the two 
 recurrent weights have no bias (with one, 2 of 400 spikes differed in the first steps).
 """
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -152,3 +153,69 @@ def test_norse_runs_our_lif_network_with_the_same_spikes(recurrent):
         assert a.shape == b.shape
         assert 5 <= a.sum() < 0.5 * a.size  # there are spikes and silences to compare
         np.testing.assert_array_equal(b, a)
+
+
+class _Stepped(torch.nn.Module if torch is not None else object):
+    """A NIR graph module run over `(batch, T, in)` with its state carried between steps
+    (nirtorch keeps a recurrent cycle's state in the state it returns), `(T, batch, out)` out:
+    what NeuroBench's `SNNTorchModel(..., custom_forward=True)` calls."""
+
+    def __init__(self, graph_module):
+        super().__init__()
+        self.graph = graph_module
+
+    def forward(self, data):
+        from snntorch import utils
+
+        utils.reset(self.graph)  # the neurons' own memory, from the batch before
+        state, out = None, []
+        for t in range(data.shape[1]):
+            y, state = self.graph(data[:, t], state)
+            out.append(y)
+        return torch.stack(out)
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
+def test_neurobench_counts_equal_ours(recurrent):
+    """NeuroBench 2's SynapticOperations and ActivationSparsity, on our read chip run in
+    snnTorch through NIR with the same inputs, equal `estimate_energy(...)["neurobench"]`; its
+    ParameterCount is our weights and biases."""
+    pytest.importorskip("neurobench", reason="pip install --no-deps neurobench numba llvmlite")
+    from neurobench.benchmarks import Benchmark
+    from neurobench.metrics.static import ParameterCount
+    from neurobench.metrics.workload import ActivationSparsity, SynapticOperations
+    from neurobench.models import SNNTorchModel
+
+    net = crossbar.map_tiles(_lif_network(recurrent), crossbar.ideal_tile)
+    chip = crossbar.at_time(crossbar.program(net, jr.PRNGKey(2)), 1.0, jr.PRNGKey(3))
+    rng = np.random.default_rng(3)
+    x = (rng.random((32, 20, 16)) < 0.4).astype(np.float32) * 8.0  # (N, T, in), not spikes
+    ours = crossbar.estimate_energy(chip, jnp.asarray(x), key=jr.PRNGKey(1))["neurobench"]
+
+    module = _Stepped(snn_nir.import_from_nir(crossbar.export_nir(chip, dt=SNNTORCH_DT)))
+    data = torch.utils.data.TensorDataset(torch.tensor(x), torch.zeros(32, dtype=torch.long))
+    loader = torch.utils.data.DataLoader(data, batch_size=8)
+    metrics = [[ParameterCount], [SynapticOperations, ActivationSparsity]]
+    theirs = Benchmark(SNNTorchModel(module, custom_forward=True), loader, [], [], metrics).run()
+
+    assert ours["SynapticOperations"]["Effective_ACs"] > 0  # spikes reach a layer
+    assert ours["SynapticOperations"]["Effective_MACs"] > 0  # the first layer's inputs
+    expected = dict(ours["SynapticOperations"])
+    if recurrent:
+        # nirtorch computes the feedback of the last step's spikes too (its output is never
+        # read), where our feedback array reads, at step t, the spikes of step t - 1 (zeros at
+        # the first): T reads each way (the same dense count), and the effective ACs differ by
+        # the last step's spikes times the feedback's fan-out.
+        _, acts = jax.vmap(lambda x: chip.record(x, key=jr.PRNGKey(0)))(jnp.asarray(x))
+        last = float(jnp.sum(acts[1][:, -1])) / x.shape[0]
+        expected["Effective_ACs"] += last * 32
+    for name, value in expected.items():
+        assert theirs["SynapticOperations"][name] == pytest.approx(value, rel=1e-9), name
+    assert theirs["ActivationSparsity"] == pytest.approx(ours["ActivationSparsity"], rel=1e-6)
+    weights = sum(
+        layer.weight.size + (0 if layer.bias is None else layer.bias.size)
+        for layer in crossbar.core.analog_layers(chip)
+    )
+    # Our export writes a bias-free layer as an Affine with zero bias (NIR's Affine has one),
+    # which the torch side counts: 32 more for the bias-free feedback weights.
+    assert theirs["ParameterCount"] == weights + (32 if recurrent else 0)

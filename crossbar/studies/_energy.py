@@ -21,7 +21,7 @@ from ..nn._lif import AbstractNeuron
 from ..nn._linear import AnalogLinear
 from ..nn._network import SpikingNetwork
 from ..nn._recurrent import Recurrent, recurrent_inputs
-from ._energy_report import COMPONENTS, EnergyReport
+from ._energy_report import COMPONENTS, EnergyReport, neurobench_counts
 
 # Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm, joules per operation.
 FP32_ADD, FP32_MULT = 0.9e-12, 3.7e-12
@@ -290,7 +290,10 @@ def estimate_energy(
     each step with the layer's spikes of the step before. Also SynOps (input spikes x
     fan-out), firing rates, dense MACs, the latency (time steps x, per layer, input vectors x
     (read time + conversion time)), and the digital and neuromorphic baselines for the same
-    network. Everything is per inference (averaged over the N examples).
+    network. Everything is per inference (averaged over the N examples). `neurobench` holds
+    the same counts under NeuroBench's names (`SynapticOperations` with `Effective_MACs`,
+    `Effective_ACs`, `Dense`; `ActivationSparsity`), equal to what NeuroBench 2 computes on the
+    network run in snnTorch through NIR (`tests/test_interop.py`).
 
     **Returns:** an `EnergyReport` (a dict: `print(report)` gives the table, `report.to_json`,
     `report.plot`).
@@ -362,6 +365,8 @@ def estimate_energy(
     }
     for name, per_event in NEUROMORPHIC + tuple(model.profiles):
         baselines[name] = events * per_event
+    fired = [activity[j] for j, cell in enumerate(chip.layers) if isinstance(cell, AbstractNeuron)]
+    neurobench = neurobench_counts(rows, fired)
     return EnergyReport(
         joules_per_inference=total,
         components_j={**totals, "static_j": static},
@@ -372,6 +377,7 @@ def estimate_energy(
         latency_s=latency,
         examples=int(n),
         baselines=baselines,
+        neurobench=neurobench,
         model={f: getattr(model, f) for f in model.__dataclass_fields__ if f != "profiles"},
     )
 

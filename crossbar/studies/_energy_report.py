@@ -69,3 +69,20 @@ def _j(value: float) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.3g} {unit}"
     return f"{value:.3g} J"
+
+
+def neurobench_counts(rows: list[dict], spikes: list) -> dict:
+    """NeuroBench's names for the counts of `rows` (per inference; its `SynapticOperations`
+    and `ActivationSparsity`): effective ACs are our SynOps, effective MACs the non-zero
+    non-spike inputs times fan-out, dense the MACs; the sparsity is the fraction of zero
+    outputs of every neuron layer (`spikes`, each `(N, T, ...)`) over all steps."""
+    size = sum(int(np.prod(s.shape)) for s in spikes)
+    fired = sum(float(np.sum(s)) for s in spikes)
+    return {
+        "SynapticOperations": {
+            "Effective_MACs": sum(r["events"] for r in rows if not r["binary_input"]),
+            "Effective_ACs": sum(r["synops"] for r in rows),
+            "Dense": sum(r["macs"] for r in rows),
+        },
+        "ActivationSparsity": 1.0 - fired / size if size else None,
+    }
