@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray
 
 import devices
@@ -26,6 +26,7 @@ from ..core._chip import analog_layers, as_digital, at_time, map_tiles, program
 from ..core._circuit import IRDrop
 from ..core._tile import Tile, grid
 from ..data import Dataset
+from ._hosts import chip_mesh, from_writer, is_writer, to_host
 from ._sweep_result import SweepResult, _fingerprint, _resume, _stats
 
 #: Parameters that are not a field of `Tile`, its converters or its device.
@@ -110,13 +111,6 @@ def _memory_estimate(model, n_test: int, n_chips: int) -> int:
 
 #: The most grid points computed in one vmapped call (fewer where memory says so).
 MAX_POINTS_PER_CALL = 16
-
-
-def _mesh(n_chips: int) -> Mesh:
-    """Every device: as many on the chips axis as divide `n_chips`, the rest on the batch."""
-    devs = jax.devices()
-    d_chips = math.gcd(len(devs), n_chips)
-    return Mesh(np.array(devs).reshape(d_chips, len(devs) // d_chips), ("chips", "batch"))
 
 
 def _point(model, x, y, mask, ex_keys, t, chip_keys, reference):
@@ -288,9 +282,9 @@ def sweep(
         "key": np.asarray(jax.random.key_data(key)).tolist(),
     }
     meta = {"fingerprint": _fingerprint(model, config), **config}
-    rows = _resume(path, meta) if path is not None else []
+    rows = from_writer(lambda: _resume(path, meta)) if path is not None else []
 
-    mesh = _mesh(n_chips)
+    mesh = chip_mesh(n_chips)
     d_batch = mesh.shape["batch"]
     k_chips, k_ex = jr.split(key)
     chip_keys = jax.device_put(
@@ -337,7 +331,7 @@ def sweep(
             acc, err = _points(
                 base, positions, values, ts, xs, ys, mask, ex_keys, chip_keys, reference
             )
-            acc, err = np.asarray(acc), np.asarray(err)
+            acc, err = to_host(acc), to_host(err)
             for k, j in enumerate(chunk):
                 rows.append(
                     {
@@ -347,7 +341,7 @@ def sweep(
                     }
                 )
             result = SweepResult(rows, names, meta)
-            if path is not None:
+            if path is not None and is_writer():
                 result.to_json(Path(f"{path}.json"))
                 result.to_csv(Path(f"{path}.csv"))
     return SweepResult(rows, names, meta)

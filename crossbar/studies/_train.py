@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray
 
 from devices.checks import check_int, is_real
@@ -24,6 +25,7 @@ from ..core._chip import analog_layers, as_digital, at_time, program, sample_chi
 from ..core._layer import AbstractAnalogLayer
 from ..data import Dataset
 from ..io._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
+from ._hosts import chip_mesh, to_host
 
 
 def _batched_logits(net, x, key):
@@ -375,7 +377,9 @@ def evaluate_drift(
     """Accuracy on the test split at each time since programming, over `n_chips` chips.
 
     Every chip is programmed once (its own key) and read at every time; all chips and times
-    run at once under `jax.vmap`, in one compiled computation.
+    run at once under `jax.vmap`, in one compiled computation, the chips sharded over every
+    JAX device where there are several (all processes' after `jax.distributed.initialize()`:
+    every process gets the whole result).
 
     **Returns:** a dict of plain lists: `times_s`, `accuracy` (`[chip][time]`) and per time
     `mean`, `std`, `median`, `min`, `max`.
@@ -388,7 +392,10 @@ def evaluate_drift(
     x, y = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     t = jnp.asarray(times)
 
-    acc = np.asarray(_drift_run(model, x, y, t, jr.split(key, n_chips)), np.float64)
+    keys = jr.split(key, n_chips)
+    if len(jax.devices()) > 1:  # the chips over every device, all processes' included
+        keys = jax.device_put(keys, NamedSharding(chip_mesh(n_chips), PartitionSpec("chips")))
+    acc = to_host(_drift_run(model, x, y, t, keys)).astype(np.float64)
     return {
         "times_s": times,
         "n_chips": n_chips,
