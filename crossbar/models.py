@@ -1,13 +1,18 @@
 """The models the command line, the demo, the notebooks and the benchmarks build: the demo's
 spiking networks and chip from a plain config dict, the device presets by name, the
-recurrent SNN of the temporal demo and its non-spiking twin, and the spiking CNN. Public:
+recurrent SNN of the temporal demo and its non-spiking twin, and the spiking CNN; and the
+files of the command line's models (`load_trained`, `save_trained`). Public:
 `crossbar.models.build_snn(...)`."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.random as jr
+import optax
 from jaxtyping import PRNGKeyArray
 
 import devices
@@ -15,6 +20,7 @@ from devices.checks import check_int
 
 from .core._converters import ADC, DAC
 from .core._tile import Tile
+from .io._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from .nn._conv import AnalogConv2d
 from .nn._encoders import Encoder
 from .nn._lif import LIF
@@ -31,7 +37,9 @@ __all__ = [
     "chip_tile",
     "count_parameters",
     "equal_size_mlp",
+    "load_trained",
     "recurrent_snn",
+    "save_trained",
     "spiking_cnn",
 ]
 
@@ -192,3 +200,66 @@ def equal_size_mlp(
         encoder=Encoder("direct", 1),
         readout="mean",
     )
+
+
+def load_trained(path: str | os.PathLike) -> SpikingNetwork:
+    """The network in a checkpoint of `crossbar train` (or of `save_trained`), rebuilt from
+    the configuration the checkpoint holds: one call, `crossbar.models.load_trained(path)`.
+    Raises `ValueError` for a checkpoint written by something else (no network config)."""
+    meta = checkpoint_meta(path)
+    if "config" not in meta:
+        raise ValueError(
+            f"load_trained: {path} was not written by `crossbar train` or "
+            "crossbar.models.save_trained (it has no network config)."
+        )
+    model = build_snn(meta["config"], meta["n_in"], meta["n_out"], key=jr.PRNGKey(0))
+    if meta.get("contents") == "model":  # save_trained: the model alone
+        loaded, _ = load_checkpoint(path, model)
+        return loaded
+    # crossbar train: the model and its Adam state (the state's structure, not its values)
+    like = (model, optax.adam(meta["lr"]).init(eqx.filter(model, eqx.is_inexact_array)))
+    (loaded, _), _ = load_checkpoint(path, like)
+    return loaded
+
+
+def save_trained(
+    path: str | os.PathLike, model: SpikingNetwork, config: dict, *, data: str | None = None
+) -> Path:
+    """Write a network trained in Python as a checkpoint that the command line reads
+    (`crossbar evaluate / energy / sweep --checkpoint path`) and `load_trained` reads back:
+    `model` must be the network `build_snn(config, n_in, n_out)` builds (any weights, any
+    training); `data` names its dataset (`digits`, ...) for the record. Atomic."""
+    first, last = (
+        (model.layers[0], model.layers[-1]) if isinstance(model, SpikingNetwork) else (None, None)
+    )
+    if not (isinstance(first, AnalogLinear) and isinstance(last, AnalogLinear)):
+        raise ValueError(
+            "save_trained: `model` must be a network of crossbar.models.build_snn (AnalogLinear, "
+            f"LIF, AnalogLinear); got {type(model).__name__}."
+        )
+    n_in, n_out = first.in_features, last.out_features
+    like = build_snn(config, n_in, n_out, key=jr.PRNGKey(0))
+    shapes = [
+        (jax.tree_util.keystr(k), v.shape, v.dtype)
+        for tree in (model, like)
+        for k, v in jax.tree_util.tree_leaves_with_path(eqx.filter(tree, eqx.is_array))
+    ]
+    half = len(shapes) // 2
+
+    # What the file does not hold (the tile's and neurons' numbers that are not arrays) must
+    # be what the config rebuilds.
+    def settings(tree):
+        return jax.tree_util.tree_leaves(eqx.filter(tree, lambda v: not eqx.is_array(v)))
+
+    if (
+        jax.tree_util.tree_structure(model) != jax.tree_util.tree_structure(like)
+        or shapes[:half] != shapes[half:]
+        or settings(model) != settings(like)
+    ):
+        raise ValueError(
+            "save_trained: `model` is not the network build_snn(config, "
+            f"{n_in}, {n_out}) builds (another architecture, tile or config); save it with "
+            "crossbar.save_checkpoint and load it into the model it is."
+        )
+    meta = {"config": {**DEFAULT_CONFIG, **config}, "n_in": n_in, "n_out": n_out}
+    return save_checkpoint(path, model, **meta, data=data, contents="model")

@@ -12,9 +12,9 @@ import jax
 import numpy as np
 import pytest
 
-from crossbar.cli._commands import load_trained
 from crossbar.cli._main import main
 from crossbar.io._checkpoint import checkpoint_meta
+from crossbar.models import load_trained
 
 TRAIN = ["--hidden", "24", "--steps", "4", "--batch-size", "128", "--epochs", "4"]
 

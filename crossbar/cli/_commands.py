@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import equinox as eqx
 import jax.random as jr
 import numpy as np
 import optax
@@ -13,8 +12,7 @@ import optax
 from ..core._chip import at_time, program
 from ..data import Dataset, arrays, digits
 from ..io._atomic import atomic_write_json
-from ..io._checkpoint import checkpoint_meta, load_checkpoint
-from ..models import DEVICES, build_snn, chip_tile
+from ..models import DEVICES, build_snn, chip_tile, load_trained
 from ..studies._conversion_study import (
     conversion_curve,
     format_conversion,
@@ -67,16 +65,6 @@ def load_data(spec: str) -> Dataset:
         )
     except ValueError as e:
         raise ValueError(f"--data: {spec!r}: {e}") from None
-
-
-def load_trained(path):
-    meta = checkpoint_meta(path)
-    if "config" not in meta:
-        raise ValueError(f"{path}: not written by `crossbar train` (no network config).")
-    model = build_snn(meta["config"], meta["n_in"], meta["n_out"], key=jr.PRNGKey(0))
-    like = (model, optax.adam(meta["lr"]).init(eqx.filter(model, eqx.is_inexact_array)))
-    (model, _), _ = load_checkpoint(path, like)
-    return model
 
 
 def train_command(args) -> None:
