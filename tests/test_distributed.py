@@ -3,6 +3,8 @@ processes on localhost (coordinator on 127.0.0.1, gloo collectives), each with i
 device, give the per-chip results of one process; one process writes the sweep's files and
 a resumed sweep resumes in both."""
 
+import contextlib
+import io
 import json
 import os
 import socket
@@ -85,8 +87,20 @@ def _run(count: int, paths: list) -> list[dict]:
             p.kill()
 
 
+def _in_this_process(path) -> dict:
+    """The child's work as one process, here (no second interpreter to start)."""
+    out, argv = io.StringIO(), sys.argv
+    try:
+        sys.argv = ["child", "0", "1", "0", str(path)]
+        with contextlib.redirect_stdout(out):
+            exec(CHILD, {"__name__": "child"})
+    finally:
+        sys.argv = argv
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
 def test_two_processes_give_the_results_of_one(tmp_path):
-    (one,) = _run(1, [tmp_path / "one"])
+    one = _in_this_process(tmp_path / "one")
     # An interrupted two-process sweep: process 0's files hold the first point. Process 1 is
     # given another path, with no files: it must resume where process 0 does (from what
     # process 0 read) and write nothing.
