@@ -364,7 +364,12 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "1 day" in out and json.loads((tmp_path / "e.json").read_text())["n_chips"] == 2
+    evaluated = json.loads((tmp_path / "e.json").read_text())
+    assert "1 day" in out and evaluated["n_chips"] == 2
+    source = evaluated["source"]  # where the numbers came from
+    assert source["checkpoint"] == str(ckpt) and source["data"] == "digits"
+    assert source["seed"] == 0 and source["command"] == "evaluate" and source["crossbar_jax"]
+    assert (tmp_path / "e.png").stat().st_size > 0  # the plot beside the JSON
     assert (
         main(
             [
@@ -379,7 +384,8 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
         )
         == 0
     )
-    assert json.loads((tmp_path / "n.json").read_text())["examples"] == 4
+    energy = json.loads((tmp_path / "n.json").read_text())
+    assert energy["examples"] == 4 and energy["source"]["command"] == "energy"
     sweep_args = ["sweep", "--checkpoint", str(ckpt), "--chips", "2", "--examples", "16"]
     stem = str(tmp_path / "s")
     assert main([*sweep_args, "--param", "t=1,86400", "--out", stem]) == 0

@@ -24,6 +24,7 @@ from ..studies._energy import EnergyModel, estimate_energy
 from ..studies._reports import format_drift_table
 from ..studies._sweep import sweep
 from ..studies._train import evaluate_drift, train
+from ._demo import plot_drift
 
 
 def load_data(spec: str) -> Dataset:
@@ -67,6 +68,21 @@ def load_data(spec: str) -> Dataset:
         raise ValueError(f"--data: {spec!r}: {e}") from None
 
 
+def provenance(args) -> dict:
+    """Where a command's JSON came from: the checkpoint, the data, the seed, the package
+    version and the command's arguments."""
+    from ._main import _version  # the installed package's version (_main imports this module)
+
+    return {
+        "checkpoint": str(getattr(args, "checkpoint", None)),
+        "data": getattr(args, "data", None) or "digits",
+        "seed": getattr(args, "seed", None),
+        "crossbar_jax": _version(),
+        "command": args.command,
+        "arguments": {k: str(v) for k, v in sorted(vars(args).items()) if k != "func"},
+    }
+
+
 def train_command(args) -> None:
     data = load_data(args.data)
     config = {
@@ -98,16 +114,24 @@ def train_command(args) -> None:
         meta=meta,
         allow_changed=args.allow_changed,
     )
-    print(f"checkpoint: {args.checkpoint} (test accuracy {history[-1]['test_accuracy']:.3f})")
+    accuracy = 100 * history[-1]["test_accuracy"]
+    print(f"checkpoint: {args.checkpoint} (test accuracy {accuracy:.1f} %)")
 
 
 def evaluate_command(args) -> None:
     model = load_trained(args.checkpoint)
     data = load_data(args.data)
     result = evaluate_drift(model, data, args.times, args.chips, jr.PRNGKey(args.seed))
-    print(format_drift_table({"times_s": result["times_s"], "networks": {"checkpoint": result}}))
+    table = {
+        "times_s": result["times_s"],
+        "n_chips": args.chips,
+        "networks": {"checkpoint": result},
+    }
+    print(format_drift_table(table))
     if args.out is not None:
-        print(f"written: {atomic_write_json(args.out, result)}")
+        written = atomic_write_json(args.out, {**result, "source": provenance(args)})
+        png = plot_drift(table, Path(args.out).with_suffix(".png"))
+        print(f"written: {written}" + (f", {png}" if png else ""))
 
 
 def energy_command(args) -> None:
@@ -122,6 +146,7 @@ def energy_command(args) -> None:
     )
     print(report)
     if args.out is not None:
+        report["source"] = provenance(args)
         report.to_json(args.out)
         png = report.plot(args.out.with_suffix(".png"))
         print(f"written: {args.out}" + (f", {png}" if png else ""))
@@ -159,9 +184,9 @@ def sweep_command(args) -> None:
     )
     for row in result:
         params = ", ".join(f"{n}={row[n]}" for n in result.params)
+        acc = [100 * row[f"accuracy_{s}"] for s in ("median", "min", "max")]
         print(
-            f"{params}: accuracy {row['accuracy_median']:.3f} "
-            f"[{row['accuracy_min']:.3f}, {row['accuracy_max']:.3f}], "
+            f"{params}: accuracy {acc[0]:.1f} % [{acc[1]:.1f}, {acc[2]:.1f}], "
             f"output error {row['output_error_median']:.3f}"
         )
     png = result.plot(args.out.with_suffix(".png"))
@@ -185,7 +210,7 @@ def convert_command(args) -> None:
         key=k_curve,
     )
     curve.update(device=args.device, seed=args.seed, hidden=[args.hidden] * args.layers)
-    print(format_conversion(curve, f"{args.device} @ {args.time:g} s"))
+    print(format_conversion(curve, f"{args.device} @ {args.time:g} s", percent=True))
     print(f"({time.perf_counter() - start:.1f} s)")
     if args.out is not None:
         path = atomic_write_json(args.out, curve)

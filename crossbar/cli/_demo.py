@@ -190,6 +190,11 @@ def _digits_task(config, k_init, k_ann):
     return task, snn, ann, config
 
 
+def _pct(record: dict) -> str:
+    """A history record's test accuracy as the commands print accuracies: percent."""
+    return f"{100 * record['test_accuracy']:.1f} %"
+
+
 def _adam(lr: float, epochs: int, n_train: int, batch_size: int = 64):
     """Adam with a cosine decay of the learning rate over the phase's steps."""
     return optax.adam(optax.cosine_decay_schedule(lr, max(1, epochs * (n_train // batch_size))))
@@ -216,7 +221,7 @@ def _train_pair(model, data, recipe, key, log, *, plain: bool = True):
                 **phase,
             )
             if log:
-                log(f"  test accuracy after training: {histories[name][-1]['test_accuracy']:.3f}")
+                log(f"  test accuracy after training: {_pct(histories[name][-1])}")
         return nets, histories
     if log:
         log(f"pre-training plain ({recipe['epochs']} epochs)")
@@ -230,7 +235,7 @@ def _train_pair(model, data, recipe, key, log, *, plain: bool = True):
         **phase,
     )
     if log:
-        log(f"  digital test accuracy: {first[-1]['test_accuracy']:.3f}")
+        log(f"  digital test accuracy: {_pct(first[-1])}")
     nets, histories = {}, {}
     for name in names:
         if log:
@@ -247,7 +252,7 @@ def _train_pair(model, data, recipe, key, log, *, plain: bool = True):
         )
         histories[name] = first + second
         if log:
-            log(f"  test accuracy after fine-tuning: {second[-1]['test_accuracy']:.3f}")
+            log(f"  test accuracy after fine-tuning: {_pct(second[-1])}")
     return nets, histories
 
 

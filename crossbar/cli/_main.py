@@ -170,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="evaluate a checkpoint over time since programming on many chips",
         description="Program N chips with a trained checkpoint, read each at every time, and "
-        "report test accuracy (median, min, max over chips) per time.",
+        "report test accuracy per time: the percent of the test examples classified correctly, "
+        "the median [min, max] over the chips. --out writes every chip's accuracy (fractions) "
+        "as JSON with where it came from (checkpoint, data, seed, version, arguments) and a "
+        "plot beside it (.png, with matplotlib).",
     )
     _checkpoint_argument(ev, "checkpoint written by `crossbar train`")
     _data_argument(ev)
@@ -222,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Program many chips with a checkpoint from `crossbar train` at every point "
         "of a grid of parameters (--param name=v1,v2,... repeated; names: t, r_wire, "
         "stuck_fraction, tile.<field>, dac.<field>, adc.<field>, device.<field>) and write "
-        "OUT.csv, OUT.json (after every point; rerun to resume) and OUT.png.",
+        "OUT.csv, OUT.json (after every point; rerun to resume) and OUT.png. Per point: "
+        "accuracy, the fraction of the test examples classified correctly (median, min, max, "
+        "mean, std over the chips, and every chip's), and output_error, the RMS of the chip's "
+        "outputs minus the digital network's over the RMS of the digital outputs.",
     )
     _checkpoint_argument(sw, "checkpoint written by `crossbar train`")
     _data_argument(sw)

@@ -169,11 +169,16 @@ def plot_conversion(curve: dict, path) -> Path | None:
     return save_figure(fig, path, dpi=120)
 
 
-def format_conversion(curve: dict, device: str = "device") -> str:
-    """The curve as a table: one row per step count."""
+def format_conversion(curve: dict, device: str = "device", *, percent: bool = False) -> str:
+    """The curve as a table: one row per step count; accuracies as fractions, or in percent
+    with `percent` (as the command line prints them)."""
     width = max(10, len(device) + 4)
     head = f"{'steps':>6} | {'ANN':>6} | {'SNN ideal':>9} | {'SNN ' + device:>{width}}"
     lines = [head, "-" * len(head)]
+    if percent:
+        lines.insert(0, "test accuracy (%)")
+    k, fmt = (100, ".1f") if percent else (1, ".3f")
     for s, a, d in zip(curve["steps"], curve["snn_ideal"], curve["snn_device"]):
-        lines.append(f"{s:>6} | {curve['ann']:>6.3f} | {a:>9.3f} | {d:>{width}.3f}")
+        ann, a, d = (format(k * v, fmt) for v in (curve["ann"], a, d))
+        lines.append(f"{s:>6} | {ann:>6} | {a:>9} | {d:>{width}}")
     return "\n".join(lines)
