@@ -20,7 +20,7 @@ from devices.checks import check_int
 
 from .core._converters import ADC, DAC
 from .core._tile import Tile
-from .io._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
+from .io._checkpoint import _fingerprint, checkpoint_meta, load_checkpoint, save_checkpoint
 from .nn._conv import AnalogConv2d
 from .nn._encoders import Encoder
 from .nn._lif import LIF
@@ -239,12 +239,6 @@ def save_trained(
         )
     n_in, n_out = first.in_features, last.out_features
     like = build_snn(config, n_in, n_out, key=jr.PRNGKey(0))
-    shapes = [
-        (jax.tree_util.keystr(k), v.shape, v.dtype)
-        for tree in (model, like)
-        for k, v in jax.tree_util.tree_leaves_with_path(eqx.filter(tree, eqx.is_array))
-    ]
-    half = len(shapes) // 2
 
     # What the file does not hold (the tile's and neurons' numbers that are not arrays) must
     # be what the config rebuilds.
@@ -253,7 +247,7 @@ def save_trained(
 
     if (
         jax.tree_util.tree_structure(model) != jax.tree_util.tree_structure(like)
-        or shapes[:half] != shapes[half:]
+        or _fingerprint(model) != _fingerprint(like)  # the arrays' paths, shapes, dtypes
         or settings(model) != settings(like)
     ):
         raise ValueError(

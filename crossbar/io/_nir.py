@@ -261,13 +261,12 @@ def import_nir(
     if isinstance(graph, (str, os.PathLike)):
         graph = nir.read(graph)
     tile = ideal_tile(Tile()) if tile is None else tile
-    if dt is not None:
-        if not (is_real(dt) and math.isfinite(dt) and dt > 0):
-            raise ValueError(f"import_nir: `dt` must be a number of seconds > 0; got {dt!r}.")
-    else:
-        dt = graph.metadata.get("dt", 1e-3)
-        if not (is_real(dt) and math.isfinite(dt) and dt > 0):
-            raise ValueError(f"import_nir: the graph's metadata `dt` must be > 0 s; got {dt!r}.")
+    given = dt is not None
+    dt = dt if given else graph.metadata.get("dt", 1e-3)
+    if not (is_real(dt) and math.isfinite(dt) and dt > 0):
+        what = "`dt` must be a number of seconds > 0"
+        what = what if given else "the graph's metadata `dt` must be > 0 s"
+        raise ValueError(f"import_nir: {what}; got {dt!r}.")
     layers = []
     for name, node in _chain(graph, "the graph"):
         kind = type(node).__name__
