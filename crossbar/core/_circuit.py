@@ -22,7 +22,7 @@ from jaxtyping import Array, ArrayLike
 from devices.checks import check_int, check_positive
 
 #: aihwkit's ratio of wire conductance to the largest cell conductance (`ir_drop_g_ratio`).
-AIHWKIT_G_RATIO = 5.7143e5
+AIHWKIT_G_RATIO = 1.0 / 0.35 / 5e-6  # aihwkit's `ir_drop_g_ratio`, computed as it does
 
 
 class IRDrop(eqx.Module):
@@ -34,7 +34,8 @@ class IRDrop(eqx.Module):
     - `method`: `"exact"` (default): the node voltages of the resistive grid solved for every
       input vector (`solve_ir_drop`); `"aihwkit"`: IBM aihwkit's fast approximation of the
       drop on the tile's normalised weights (`ir_drop_aihwkit`), scaled by `scale` (aihwkit's
-      `ir_drop`) with `g_ratio` (aihwkit's `ir_drop_g_ratio`, default 5.7143e5).
+      `ir_drop`) with `g_ratio` (aihwkit's `ir_drop_g_ratio`, default `1 / 0.35 / 5e-6`,
+      571428.57).
     - `rtol`: relative tolerance of the exact solve (default 1e-6, preconditioned residual);
       `max_iter`: its iteration limit (default 200); `newton_steps`: Newton steps for cells
       with a non-linear I-V curve (default 4).

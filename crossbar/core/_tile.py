@@ -212,6 +212,44 @@ class Tile(eqx.Module):
                     f"Tile: `{name}` must be a {kind.__name__}; got {getattr(self, name)!r}."
                 )
 
+    @classmethod
+    def from_aihwkit(cls, rpu_config, *, ignore: tuple[str, ...] = ()) -> Tile:
+        """The tile of an aihwkit `InferenceRPUConfig` or `TorchInferenceRPUConfig` (aihwkit
+        1.x, or a preset derived from them); aihwkit itself is not imported.
+
+        What is translated:
+
+        - `forward`: `inp_res` / `out_res` (a resolution, or a number of steps where above 1)
+          as `bits` (`2**bits - 2` steps; another count is refused), `inp_bound` /
+          `out_bound` (0: no bound), `out_noise`, `noise_management` (`NONE`, `ABS_MAX`,
+          `CONSTANT` with `nm_thres` as `DAC(scaling="constant")`), `bound_management`
+          (`NONE`, `ITERATIVE`, with `max_bm_factor`, `max_bm_res`), `w_noise` of type
+          `ADDITIVE_CONSTANT` or `PCM_READ`, `ir_drop` and `ir_drop_g_ratio` as
+          `IRDrop(method="aihwkit")`, `is_perfect` as ideal converters;
+        - `mapping`: `weight_scaling_omega` 0 (`scaling="none"`) or 1 (`"layer"`, or
+          `"column"` with `weight_scaling_columnwise`), `max_input_size` / `max_output_size`
+          as `rows` / `cols` (0: one tile for the layer); `learn_out_scaling` is accepted
+          where omega is 1: our mapping keeps that scale digitally, derived from the weights;
+          `remap` of type `LAYERWISE_SYMMETRIC` / `CHANNELWISE_SYMMETRIC` to a `wmax` of 1 is
+          what our mapping does at every forward pass;
+        - `noise_model`: None (no device model), `PCMLikeNoiseModel` (its coefficients, `g_max`,
+          `g_min`, `t_0`, `t_read`, scales), `HermesNoiseModel`, `ReRamWan2022NoiseModel`,
+          `ReRamCMONoiseModel` (with the one-device `Offset` mapping), as `devices` models;
+        - `drift_compensation`: None, `GlobalDriftCompensation`, `PerColumnDriftCompensation`,
+          with aihwkit's one-hot reference (`drift_reference="one_hot"`).
+
+        Every other field must hold aihwkit's default (that of `IOParameters()`,
+        `MappingParameter()`, ..., not of a preset). Otherwise the call raises a ValueError
+        that names each such field with its value, e.g. the weight clipping (`clip`), the
+        weight modifier (`modifier`) and the learned input range (`pre_post.input_range`)
+        of hardware-aware training in aihwkit, which training here does differently. Pass
+        their names (or a part, such as `"pre_post"`) in `ignore` to translate the rest
+        without them; a name that nothing needs dropped is an error too.
+        """
+        from ._aihwkit import tile_from_aihwkit
+
+        return tile_from_aihwkit(rpu_config, ignore=ignore)
+
     def has(self, name: str) -> bool:
         """Whether the optional part `name` (one of `OPTIONAL`) is on: off where its value is
         the number 0, on where it is any other concrete value (a number, or an array: even
