@@ -14,7 +14,8 @@ Work (the settings of the speed issue; every peer optional):
   `crossbar.TrainStep` (what `crossbar.train` runs): a chip sampled per step, ideal devices,
   or `devices.PCM()` read at a time drawn from 1 s to 1 year for `train N pcm`.
 - `infer N`: a PCM chip read at 1 h (ours and aihwkit: programming noise, drift, read noise,
-  drift compensation; Lightning: its forward noise), batch 256, output noise 0.04.
+  drift compensation; Lightning: its forward noise), batch 256, output noise 0.04. Ours is
+  `crossbar.Predict(chip)` (the chip under `vmap`, one key per example).
 - `snn`: the demo's 64-128-10 LIF network, rate-coded, T = 8, batch 64, one Adam step
   (ours: a fresh PCM chip per step; snnTorch's `Leaky` with the peers' layers).
 
@@ -161,14 +162,9 @@ def ours_infer(n, batch):
     layer = crossbar.AnalogLinear(n, n, tile=tile, key=jr.PRNGKey(0))
     chip = jax.jit(crossbar.at_time)(crossbar.program(layer, jr.PRNGKey(1)), 3600.0, jr.PRNGKey(2))
     x = jr.normal(jr.PRNGKey(3), (batch, n))
-
-    @eqx.filter_jit
-    def forward(chip, x, key):
-        with crossbar.value_checks(False):
-            return jax.vmap(lambda x, k: chip(x, key=k))(x, jr.split(key, x.shape[0]))
-
+    predict = crossbar.Predict(chip)  # the chip under vmap, one key per example
     key = jr.PRNGKey(4)
-    return lambda: forward(chip, x, key)
+    return lambda: predict(x, key=key)
 
 
 def jax_infer(n, batch):

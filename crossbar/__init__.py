@@ -67,6 +67,7 @@ from .nn import convert as convert
 from .nn import fold_norms as fold_norms
 from .studies import EnergyModel as EnergyModel
 from .studies import EnergyReport as EnergyReport
+from .studies import Predict as Predict
 from .studies import SweepResult as SweepResult
 from .studies import TrainStep as TrainStep
 from .studies import ann_accuracy as ann_accuracy

@@ -32,6 +32,7 @@ from ._pulsed import PulsedState as PulsedState
 from ._pulsed import PulseSpread as PulseSpread
 from ._random import fold as fold
 from ._random import normal as normal
+from ._random import normal_slice as normal_slice
 from ._random import uniform as uniform
 from ._rram import RRAMCMO as RRAMCMO
 from ._rram import RRAMMilo2021 as RRAMMilo2021

@@ -75,6 +75,49 @@ def _bm_steps(y, ref, step):
     return np.where(d > 1e-4, step * 2.0 ** np.clip(k, 0, 8), step)
 
 
+@pytest.mark.parametrize(
+    "tile",
+    [
+        dict(out_noise=0.05, w_noise=0.02),  # additive weight noise
+        dict(out_noise=0.05, w_noise=0.03, w_noise_type="pcm", adc_offset=0.01,
+             adc_gain=0.02, mapping=crossbar.Differential(scaling="column")),
+        dict(mapping=crossbar.Offset(), out_noise=0.05),
+    ],
+)  # fmt: skip
+def test_row_tile_loop_gives_the_bits_of_the_batched_tiles(tile, getkey):
+    """A layer of several row tiles computes one row tile after another (`analog_mvm` with
+    `out_scale`); the values, the noise draws and the gradients are those of all tiles at
+    once, then the weight scale and the sum over row tiles: the same bits."""
+    from crossbar.core import _analog_mvm as mvm
+
+    tile = crossbar.Tile(
+        device=devices.PCM(), dac=crossbar.DAC(bits=8), adc=crossbar.ADC(bits=8, bound=10.0),
+        rows=32, cols=16, **tile,
+    )  # fmt: skip
+    layer = crossbar.AnalogLinear(100, 40, tile=tile, key=getkey())
+    chip = crossbar.at_time(crossbar.program(layer, getkey()), 3600.0, getkey())
+    state, t_r = chip.state, chip.grid[0]
+    x = jr.normal(getkey(), (6, 100)).at[2, 32:64].set(0.0)  # one row tile all zero
+    keys = jr.split(getkey(), 6)
+
+    def forward(loop, x, key):
+        xs = mvm.split_rows(x, t_r, 32)
+        if loop:
+            return mvm.analog_mvm(tile, state.w_r, xs, key, None, state.adc_errors, state.w_scale)
+        y = mvm._analog_mvm(tile, state.w_r, xs, key, None, state.adc_errors)
+        return (y * state.w_scale).sum(0)
+
+    with crossbar.value_checks(False):
+        ys = [jax.jit(jax.vmap(lambda x, k, b=b: forward(b, x, k)))(x, keys) for b in (1, 0)]
+        grads = [
+            jax.jit(jax.grad(lambda x, b=b: jnp.sum(jnp.sin(forward(b, x, keys[0])))))(x[0])
+            for b in (1, 0)
+        ]
+    assert t_r == 4 and float(jnp.std(ys[0])) > 0
+    np.testing.assert_array_equal(ys[0], ys[1])
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
 def test_ideal_tile_is_a_linear_layer(getkey):
     layer = make(300, 130, getkey(), dac=IDEAL_DAC, adc=IDEAL_ADC, rows=128, cols=64)
     assert layer.grid == (3, 3)

@@ -67,6 +67,34 @@ def test_train_step_learns(getkey):
     assert last < first - 0.3, (first, last)
 
 
+def test_predict_equals_the_vmapped_chip_bit_for_bit(getkey):
+    """`crossbar.Predict(chip)(x, key)` is the chip under `vmap` with one key per example
+    split from `key` (what `crossbar.train` evaluates), the same bits; and a second model of
+    the same structure reuses the compiled program with its own arrays."""
+    net = small_net(getkey())
+    chips = [crossbar.at_time(crossbar.program(net, getkey()), 3600.0, getkey()) for _ in "ab"]
+    x = jr.uniform(getkey(), (9, 16))
+    key = getkey()
+
+    @eqx.filter_jit
+    def reference(chip, x, key):
+        with crossbar.value_checks(False):
+            return jax.vmap(lambda x, k: chip(x, key=k))(x, jr.split(key, x.shape[0]))
+
+    outs = []
+    for chip in chips:
+        out = crossbar.Predict(chip)(x, key=key)
+        np.testing.assert_array_equal(out, reference(chip, x, key))
+        outs.append(out)
+    assert not np.array_equal(outs[0], outs[1])  # each chip's own conductances
+    other = crossbar.Predict(chips[0])(x, key=getkey())
+    assert not np.array_equal(other, outs[0])  # the periphery noise follows the key
+    with pytest.raises(ValueError, match=r"Predict: `x` must be a floating array.*int32\[9, 16\]"):
+        crossbar.Predict(chips[0])(jnp.zeros((9, 16), jnp.int32), key=key)
+    with pytest.raises(ValueError, match=r"float32\[16\]"):
+        crossbar.Predict(chips[0])(x[0], key=key)
+
+
 def test_value_checks_switch(getkey):
     layer = crossbar.AnalogLinear(6, 3, tile=crossbar.Tile(), key=getkey())
     bad = jnp.ones(6).at[1].set(jnp.nan)

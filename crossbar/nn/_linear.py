@@ -158,9 +158,9 @@ class AnalogLinear(AbstractAnalogLayer):
         """The analog output `(out_features,)`: tiles, digital rescale and row-tile sum."""
         t_r, _, rows, _ = grid(self.in_features, self.out_features, self.tile)
         w_scale = s.w_scale
-        y = analog_mvm(self.tile, s.w_r, split_rows(x, t_r, rows), key, s.g, s.adc_errors)
-        y = y * (w_scale[None, :, :] if w_scale.ndim else w_scale)
-        return y.sum(0).reshape(-1)[: self.out_features]
+        x = split_rows(x, t_r, rows)
+        y = analog_mvm(self.tile, s.w_r, x, key, s.g, s.adc_errors, out_scale=w_scale)
+        return y.reshape(-1)[: self.out_features]
 
     def _response(self, w_r: Array, s: AnalogState, key, g: Array | None) -> Array:
         """Drift compensation's reference response of the read `w_r` (conductances `g`), one

@@ -19,6 +19,7 @@ from ._reports import format_duration as format_duration
 from ._stdp_study import stdp_digits as stdp_digits
 from ._sweep import sweep as sweep
 from ._sweep_result import SweepResult as SweepResult
+from ._train import Predict as Predict
 from ._train import TrainStep as TrainStep
 from ._train import evaluate_drift as evaluate_drift
 from ._train import train as train
