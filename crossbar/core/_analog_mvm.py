@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import equinox as eqx
 import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
@@ -189,9 +190,33 @@ def analog_mvm(
         and not tile.is_circuit
         and not (ir is not None and ir.method == "aihwkit")
     ):
-        return _row_tile_loop(tile, w_r, x, key, adc_errors, out_scale)
+        return _row_tile_sum(tile, w_r, x, key, adc_errors, out_scale)
     y = _analog_mvm(tile, w_r, x, key, g, adc_errors)
     return y if out_scale is None else (y * out_scale).sum(0)
+
+
+def _row_tile_sum(tile, w_r, x, key, adc_errors, out_scale):
+    """`analog_mvm` summed over row tiles with `out_scale`: the loop over row tiles
+    (`_row_tile_loop`) when nothing is differentiated, the batched tiles (the same bits, and
+    their derivative) when something is. The loop's scan would make a training step's
+    backward pass add every row tile's weight cotangent into a whole-weight accumulator (8 %
+    slower at 2048 x 2048); a custom JVP whose rule is the batched tiles' JVP keeps it out
+    of derivatives, forward and reverse mode alike."""
+    dynamic, static = eqx.partition((tile, w_r, x, key, adc_errors, out_scale), eqx.is_array)
+
+    def batched(d):
+        tile, w_r, x, key, adc_errors, out_scale = eqx.combine(d, static)
+        return (_analog_mvm(tile, w_r, x, key, None, adc_errors) * out_scale).sum(0)
+
+    @jax.custom_jvp
+    def summed(d):
+        return _row_tile_loop(*eqx.combine(d, static))
+
+    @summed.defjvp
+    def _jvp(primals, tangents):
+        return jax.jvp(batched, primals, tangents)
+
+    return summed(dynamic)
 
 
 def _input_scales(tile: Tile, x: Array) -> tuple[Array, Array]:
