@@ -13,13 +13,13 @@ from ._device_study import format_study as format_study
 from ._energy import EnergyModel as EnergyModel
 from ._energy import estimate_energy as estimate_energy
 from ._energy_report import EnergyReport as EnergyReport
+from ._predict import Predict as Predict
 from ._reports import DRIFT_TIMES as DRIFT_TIMES
 from ._reports import format_drift_table as format_drift_table
 from ._reports import format_duration as format_duration
 from ._stdp_study import stdp_digits as stdp_digits
 from ._sweep import sweep as sweep
 from ._sweep_result import SweepResult as SweepResult
-from ._train import Predict as Predict
 from ._train import TrainStep as TrainStep
 from ._train import evaluate_drift as evaluate_drift
 from ._train import train as train
