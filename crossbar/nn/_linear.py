@@ -24,6 +24,7 @@ from ..core._drift import (
     one_hot_response,
 )
 from ..core._layer import AbstractAnalogLayer, AnalogState, check_tile
+from ..core._mapping import Differential
 from ..core._tile import Tile, grid
 
 
@@ -253,7 +254,13 @@ class AnalogLinear(AbstractAnalogLayer):
         alpha = jnp.ones(())
         if compensate and tile.drift_compensation != "none":
             per_column = tile.drift_compensation == "column"
-            r_t = expected_gain(w_r, tile.readout_weights(g_target), per_column)
+            # the programmed weights: a differential pair realises `w` (|w| <= 1 in tile
+            # units; to float rounding), so no readout of the targets: one pass less per step
+            if isinstance(tile.mapping, Differential):
+                w_t = w[None]
+            else:
+                w_t = tile.readout_weights(g_target)
+            r_t = expected_gain(w_r, w_t, per_column)
             r_t = r_t[: self.out_features] if per_column else r_t
             alpha = jnp.where(r_t > 0, 1.0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
         one = jnp.ones_like(alpha)
