@@ -19,6 +19,7 @@ import devices
 from devices.checks import check_int
 
 from .core._converters import ADC, DAC
+from .core._mapping import Differential
 from .core._tile import Tile
 from .io._checkpoint import _fingerprint, checkpoint_meta, load_checkpoint, save_checkpoint
 from .nn._conv import AnalogConv2d
@@ -65,12 +66,14 @@ DEFAULT_CONFIG = {
     "adc_bound": 10.0,
     "out_noise": 0.04,
     "train_time": [1.0, 365 * 86400.0],
+    "pairs": 1,
 }
 
 
 def chip_tile(config: dict) -> Tile:
     """The tile of the demo's chip from a config dict (missing keys take `DEFAULT_CONFIG`'s
-    values): the device, 8-bit DAC and ADC (bound 10), output noise 0.04 and training times."""
+    values): the device, 8-bit DAC and ADC (bound 10), output noise 0.04, training times and
+    the differential pairs per weight (`crossbar.Differential(pairs=...)`)."""
     unknown = set(config) - set(DEFAULT_CONFIG)
     if unknown:
         raise ValueError(
@@ -87,6 +90,7 @@ def chip_tile(config: dict) -> Tile:
         adc=ADC(bits=c["adc_bits"], bound=float(c["adc_bound"])),
         out_noise=float(c["out_noise"]),
         train_time=tuple(float(t) for t in c["train_time"]),
+        mapping=Differential(pairs=int(c["pairs"])),
     )
 
 

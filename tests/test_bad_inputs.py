@@ -54,6 +54,8 @@ def tiny_net(n_out=2):
         (["train", "--beta", "1.5"], "--beta must be a finite number >= 0 and <= 1"),
         (["train", "--adc-bits", "0"], "--adc-bits must be an integer from 1 to 24"),
         (["train", "--out-noise", "-1"], "--out-noise must be a finite number >= 0"),
+        (["train", "--pairs", "0"], "--pairs must be an integer from 1 to 64; got 0"),
+        (["demo", "--pairs", "65"], "--pairs must be an integer from 1 to 64; got 65"),
         (["device-study", "--targets", "nan"], "--targets must be comma-separated"),
         (["device-study", "--n-devices", "1"], "--n-devices must be an integer >= 2"),
         (["evaluate", "--times", "-1"], "--times must be comma-separated"),

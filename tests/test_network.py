@@ -344,9 +344,11 @@ def test_a_model_from_python_goes_to_the_command_line(tmp_path, capsys):
 def test_cli_train_and_evaluate(tmp_path, capsys):
     ckpt = tmp_path / "m.ckpt"
     args = ["--hidden", "24", "--steps", "4", "--epochs", "1"]  # the shapes of SMALL
-    assert main(["train", "--checkpoint", str(ckpt), *args]) == 0
-    # the CLI's model in Python, one public call
-    assert crossbar.models.load_trained(ckpt).layers[0].weight.shape == (24, 64)
+    assert main(["train", "--checkpoint", str(ckpt), *args, "--pairs", "2"]) == 0
+    # the CLI's model in Python, one public call, on the chip it was trained for
+    loaded = crossbar.models.load_trained(ckpt)
+    assert loaded.layers[0].weight.shape == (24, 64)
+    assert loaded.layers[0].tile.mapping == crossbar.Differential(pairs=2)
     assert (
         main(
             [

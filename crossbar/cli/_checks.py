@@ -8,6 +8,8 @@ import math
 import os
 from pathlib import Path
 
+from ..core._mapping import MAX_PAIRS
+
 #: Integer flags and their least values (the flag's `dest`).
 _AT_LEAST = {
     "epochs": 1,
@@ -72,6 +74,9 @@ def check_args(args: argparse.Namespace) -> None:
         value = getattr(args, dest, None)
         if value is not None and not 1 <= value <= 24:
             fail(f"{_flag(dest)} must be an integer from 1 to 24; got {value}.")
+    pairs = getattr(args, "pairs", None)
+    if pairs is not None and not 1 <= pairs <= MAX_PAIRS:
+        fail(f"--pairs must be an integer from 1 to {MAX_PAIRS}; got {pairs}.")
     if args.command == "train":
         tt = args.train_time
         if len(tt) != 2 or not all(math.isfinite(v) for v in tt) or not 0 <= tt[0] <= tt[1]:

@@ -96,6 +96,7 @@ def train_command(args) -> None:
         "adc_bound": args.adc_bound,
         "out_noise": args.out_noise,
         "train_time": args.train_time,
+        "pairs": args.pairs,
     }
     n_in, n_out = data.x_train.shape[1], data.n_classes
     model = build_snn(config, n_in, n_out, key=jr.PRNGKey(args.seed))

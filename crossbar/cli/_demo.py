@@ -31,8 +31,11 @@ TASKS = ("mnist1d", "digits")
 
 #: The chip's keys of a config (`crossbar.models.chip_tile`); the temporal task takes these
 #: and `hidden`, `steps` and `window`.
-_CHIP_KEYS = ("device", "dac_bits", "adc_bits", "adc_bound", "out_noise", "train_time")
-_MNIST1D_DEFAULTS = {"hidden": 128, "steps": 40, "window": 8}
+_CHIP_KEYS = ("device", "dac_bits", "adc_bits", "adc_bound", "out_noise", "train_time", "pairs")
+#: Four differential pairs per weight on the temporal task (`crossbar.Differential(pairs=4)`,
+#: a multi-memristive synapse: the PCM errors of its devices average down by 2); the digits
+#: keep one.
+_MNIST1D_DEFAULTS = {"hidden": 128, "steps": 40, "window": 8, "pairs": 4}
 
 #: The training recipe of each task: epochs of the first phase and of the fine-tuning phase,
 #: their peak learning rates (Adam, cosine decay) and the weight clip of the second phase.
@@ -44,7 +47,7 @@ _RECIPES = {
         "epochs": 60,
         "finetune_epochs": 40,
         "lr": 5e-3,
-        "finetune_lr": 2.5e-3,
+        "finetune_lr": 5e-3,
         "clip_sigma": 2.5,
     },
     # The digits: both networks trained from the same start for `epochs`, Adam at 2e-3.
@@ -72,7 +75,8 @@ def run_demo(
     """The main job. On `data="mnist1d"` (default; MNIST-1D as sliding windows over 40 time
     steps): a recurrent SNN (`crossbar.models.recurrent_snn`) pre-trained plain for `epochs`
     (default 60), then fine-tuned hardware-aware for `finetune_epochs` (default 40) beside a
-    copy trained on plain for as long; on `data="digits"`: the rate-coded 64-128-10 SNN of
+    copy trained on plain for as long, every weight on four differential pairs of PCM devices
+    (`config={"pairs": 1}` for one); on `data="digits"`: the rate-coded 64-128-10 SNN of
     `crossbar.models.build_snn` trained hardware-aware and plain from the same start for
     `epochs` (default 40). Beside them, a non-spiking MLP of equal parameter count
     (`crossbar.models.equal_size_mlp`) trained as the hardware-aware SNN is. Every network is

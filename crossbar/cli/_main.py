@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "equal-size MLP, over a year",
         description="The main job. --data mnist1d (default): a recurrent spiking network "
         "(8-sample windows of MNIST-1D over 40 steps, 8-128-10, recurrent weights on the chip "
-        "too) on PCM crossbars (8-bit DAC and ADC, output noise 0.04), pre-trained plain, "
+        "too) on PCM crossbars (8-bit DAC and ADC, output noise 0.04, four differential pairs "
+        "per weight: --pairs), pre-trained plain, "
         "then fine-tuned hardware-aware beside a copy fine-tuned plain; --data digits: the "
         "rate-coded 64-128-10 SNN on 8x8 digits, hardware-aware and plain from the same "
         "start. Beside them a non-spiking MLP of equal parameter count trained hardware-aware. "
@@ -91,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="mnist1d: epochs of fine-tuning, hardware-aware and plain (default: 40)",
+    )
+    demo.add_argument(
+        "--pairs",
+        type=int,
+        default=None,
+        help="differential PCM pairs per weight (a multi-memristive synapse; default: 4 on "
+        "mnist1d, 1 on digits)",
     )
     demo.add_argument("--chips", type=int, default=10, help="Monte-Carlo chips (default: 10)")
     demo.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
@@ -157,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--out-noise", type=float, default=0.04, help="output noise, tile units (default: 0.04)"
+    )
+    tr.add_argument(
+        "--pairs",
+        type=int,
+        default=DEFAULT_CONFIG["pairs"],
+        help="differential PCM pairs per weight, their currents summed on the column (a "
+        "multi-memristive synapse: device errors average down by sqrt(N); default: 1)",
     )
     tr.add_argument(
         "--train-time",
@@ -347,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 finetune_epochs=args.finetune_epochs,
                 n_chips=args.chips,
                 seed=args.seed,
+                config=None if args.pairs is None else {"pairs": args.pairs},
             )
         elif args.command == "train":
             train_command(args)

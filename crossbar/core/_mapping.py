@@ -20,6 +20,9 @@ from devices.checks import is_integer
 
 from ._converters import clip_symmetric
 
+#: The most pairs per weight of `Differential`.
+MAX_PAIRS = 64
+
 
 class AbstractMapping(eqx.Module):
     """How weights in tile units map to conductance arrays and back.
@@ -81,29 +84,50 @@ class AbstractMapping(eqx.Module):
 
 
 class Differential(AbstractMapping):
-    r"""A differential pair per weight, read as one difference current (the default).
+    r"""A differential pair per weight, read as one difference current (the default), or
+    `pairs` of them (a multi-memristive synapse).
 
     aihwkit's `SinglePairConductanceConverter`: with $s = (g_{max} - g_{min})$ per unit weight,
     $G^+ = \mathrm{clip}(s w, 0, \cdot) + g_{min}$, $G^- = \mathrm{clip}(-s w, 0, \cdot) +
     g_{min}$, so the largest |w| maps to `g_max` and $w = (G^+ - G^-)/s$.
 
-    **Arguments:** `scaling`, `"layer"` (default) or `"column"`.
+    With `pairs` = $N > 1$, every weight is programmed into $N$ pairs of devices that share
+    its input and its column (Boybat et al., Nat. Commun. 9:2514, 2018: the "multi-memristive
+    synapse"), so their currents add before the ADC, whose range covers the sum; in tile units
+    $w = \sum_k (G^+_k - G^-_k) / (N s)$. Each device draws its own programming noise, drift
+    exponent and read noise, so the independent parts of the device errors average down by
+    $\sqrt{N}$, for $N$ times the cells (and their array energy). The arrays are ordered
+    $G^+_1 \dots G^+_N, G^-_1 \dots G^-_N$.
+
+    **Arguments:** `scaling`, `"layer"` (default) or `"column"`; `pairs`, the pairs per weight
+    (default 1).
     """
 
     scaling: Literal["layer", "column", "none"] = eqx.field(static=True, default="layer")
+    pairs: int = eqx.field(static=True, default=1)
+
+    def __check_init__(self):
+        if not is_integer(self.pairs) or not 1 <= self.pairs <= MAX_PAIRS:
+            raise ValueError(
+                f"Differential: `pairs` must be an integer in 1 ... {MAX_PAIRS}; got "
+                f"{self.pairs!r}."
+            )
 
     @property
     def n_arrays(self) -> int:
-        return 2
+        return 2 * self.pairs
 
     @property
     def n_readouts(self) -> int:
         return 1
 
     def to_conductances(self, w: Array, g_min: float | Array, g_max: float | Array) -> Array:
-        return _split_pair((g_max - g_min) * clip_symmetric(w, 1.0)) + g_min
+        g = _split_pair((g_max - g_min) * clip_symmetric(w, 1.0)) + g_min
+        return g if self.pairs == 1 else jnp.repeat(g, self.pairs, axis=0)
 
     def readout_weights(self, g: Array, g_min: float | Array, g_max: float | Array) -> Array:
+        if self.pairs > 1:  # the pairs' currents summed on the column, in one pair's units
+            g = g.reshape((2, self.pairs) + g.shape[1:]).sum(axis=1) / self.pairs
         return _pair_difference(g)[None] / (g_max - g_min)
 
     def combine(self, y: Array, x_sum, g_min: float | Array, g_max: float | Array) -> Array:
