@@ -116,6 +116,13 @@ class AbstractDevice(eqx.Module):
     def is_stochastic(self) -> bool:
         """Whether `program` or `read` draws random numbers (so callers must pass real keys)."""
 
+    @property
+    def reads_targets(self) -> bool:
+        """Whether every read returns the programmed targets themselves, at every time, for
+        targets in `[g_min, g_max]` (no noise, no drift: `Ideal`). False unless a device says
+        so; a training chip then needs no drift compensation (its expected gain is 1)."""
+        return False
+
     @abc.abstractmethod
     def current(self, g: ArrayLike, v: ArrayLike) -> Array:
         """Cell current in uA for conductance `g` (uS) and voltage `v` (V): `ohmic(g, v)` for

@@ -38,6 +38,10 @@ class Ideal(AbstractDevice):
     def is_stochastic(self) -> bool:
         return False
 
+    @property
+    def reads_targets(self) -> bool:
+        return True
+
     def current(self, g: ArrayLike, v: ArrayLike) -> Array:
         return ohmic(g, v)
 

@@ -129,6 +129,25 @@ def test_training_chip_sees_the_scale_of_a_read_chip(mode, getkey):
     np.testing.assert_allclose(np.mean(a), np.mean(b), rtol=0.03)
 
 
+@pytest.mark.parametrize("mode", ["global", "column"])
+def test_a_training_chip_of_a_device_that_reads_its_targets_has_gain_one(mode, getkey):
+    """An ideal device realises its targets, so the expected gain of its training chip is 1
+    exactly (no pass over the weights for it), of the shape compensation gives, and the
+    gain the general formula computes is 1 to float rounding."""
+    from crossbar.core._drift import expected_gain
+
+    assert devices.Ideal().reads_targets and not devices.PCM().reads_targets
+    tile = crossbar.Tile(out_noise=0.04, w_noise=0.02, drift_compensation=mode)
+    layer = crossbar.AnalogLinear(96, 40, tile=tile, key=getkey())
+    chip = crossbar.sample_chip(layer, getkey())
+    alpha = np.asarray(chip.state.alpha)
+    assert alpha.shape == (() if mode == "global" else (40,))
+    np.testing.assert_array_equal(alpha, 1.0)
+    w_t = tile.readout_weights(tile.mapping.to_conductances(layer._tile_units()[0], 0.0, 25.0))
+    r = expected_gain(chip.state.w_r, w_t, mode == "column")
+    np.testing.assert_allclose(np.asarray(r).reshape(-1)[:40], 1.0, rtol=1e-6)
+
+
 def test_allocator_settings():
     assert set(allocator.ENVIRONMENT) == {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
     assert isinstance(allocator.tune(), bool)  # idempotent; True on Linux with glibc

@@ -241,7 +241,8 @@ class AnalogLinear(AbstractAnalogLayer):
         weights against the programmed targets (the least-squares gain of the ones on the
         others over every cell, or every cell of a column), without drawing a noisy readout
         of the reference on every step. The same for both references: a training step needs
-        the compensated scale, not a sample of a reference's readout error."""
+        the compensated scale, not a sample of a reference's readout error. For a device that
+        reads its targets (`device.reads_targets`: `devices.Ideal()`) that gain is 1."""
         k_prog, k_t, k_read = jr.split(key, 3)
         t = self._train_time(k_t)
         tile, device = self.tile, self.tile.device
@@ -254,15 +255,19 @@ class AnalogLinear(AbstractAnalogLayer):
         alpha = jnp.ones(())
         if compensate and tile.drift_compensation != "none":
             per_column = tile.drift_compensation == "column"
-            # the programmed weights: a differential pair realises `w` (|w| <= 1 in tile
-            # units; to float rounding), so no readout of the targets: one pass less per step
-            if isinstance(tile.mapping, Differential):
-                w_t = w[None]
+            if device.reads_targets:  # it realises its targets: the expected gain is 1
+                alpha = jnp.ones((self.out_features,), w.dtype) if per_column else alpha
             else:
-                w_t = tile.readout_weights(g_target)
-            r_t = expected_gain(w_r, w_t, per_column)
-            r_t = r_t[: self.out_features] if per_column else r_t
-            alpha = jnp.where(r_t > 0, 1.0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
+                # the programmed weights: a differential pair realises `w` (|w| <= 1 in
+                # tile units; to float rounding), so no readout of the targets: one pass
+                # less per step
+                if isinstance(tile.mapping, Differential):
+                    w_t = w[None]
+                else:
+                    w_t = tile.readout_weights(g_target)
+                r_t = expected_gain(w_r, w_t, per_column)
+                r_t = r_t[: self.out_features] if per_column else r_t
+                alpha = jnp.where(r_t > 0, 1.0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
         one = jnp.ones_like(alpha)
         adc_errors = self._adc_errors(k_prog)
         state = AnalogState(device_state, w_scale, one, g, w_r, alpha, adc_errors)
