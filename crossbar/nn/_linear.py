@@ -256,18 +256,16 @@ class AnalogLinear(AbstractAnalogLayer):
         if compensate and tile.drift_compensation != "none":
             per_column = tile.drift_compensation == "column"
             if device.reads_targets:  # it realises its targets: the expected gain is 1
-                alpha = jnp.ones((self.out_features,), w.dtype) if per_column else alpha
+                r_t = jnp.ones((self.out_features,) if per_column else (), w.dtype)
             else:
                 # the programmed weights: a differential pair realises `w` (|w| <= 1 in
                 # tile units; to float rounding), so no readout of the targets: one pass
                 # less per step
-                if isinstance(tile.mapping, Differential):
-                    w_t = w[None]
-                else:
-                    w_t = tile.readout_weights(g_target)
+                differential = isinstance(tile.mapping, Differential)
+                w_t = w[None] if differential else tile.readout_weights(g_target)
                 r_t = expected_gain(w_r, w_t, per_column)
                 r_t = r_t[: self.out_features] if per_column else r_t
-                alpha = jnp.where(r_t > 0, 1.0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
+            alpha = jnp.where(r_t > 0, 1.0 / jnp.where(r_t > 0, r_t, 1.0), 1.0)
         one = jnp.ones_like(alpha)
         adc_errors = self._adc_errors(k_prog)
         state = AnalogState(device_state, w_scale, one, g, w_r, alpha, adc_errors)
